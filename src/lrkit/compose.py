@@ -1,0 +1,292 @@
+"""Combinators that re-time schedules: ``join``, ``warmup``, ``repeat``, ``shift``, ``stretch``.
+
+What each does with time, precisely:
+
+* ``join(a, b, c)`` plays pieces one after another. Piece ``i`` starts at
+  boundary ``at[i-1]`` (by default the sum of the earlier pieces' lengths)
+  and sees its **local** time ``t - at[i-1]``, as in optax's ``join_schedules``.
+* ``warmup(s, steps=W)`` ramps from ``init`` to ``s(0)`` over ``W`` steps. If
+  ``s`` is finite (length ``N > W``), ``N`` is the total, warm-up included:
+  ``s`` is re-timed to fill the remaining ``N - W`` steps, so that
+  ``warmup(cosine(peak=P, steps=N), steps=W)`` is optax's
+  ``warmup_cosine_decay_schedule(0, P, W, N)`` and Hugging Face's
+  ``get_cosine_schedule_with_warmup(W, N)``. Otherwise (``s`` never settles,
+  or ``fit=False``) the warm-up is put in front: ``s(t - W)`` for ``t >= W``.
+* ``repeat(s)`` plays ``s`` periodically: ``s(t mod every)``.
+* ``shift(s, steps=k)`` starts ``s`` ``k`` steps later (holding ``s(0)``
+  before); a negative ``k`` starts ``|k|`` steps into ``s``.
+* ``stretch(s, total=N)`` re-times a finite schedule to end at ``N``:
+  ``s(t * s.length / N)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import KW_ONLY, field
+from typing import Any
+
+from . import _check
+from .schedule import Schedule, schedule_class, schedule_field
+from .xp import Array, Ops
+
+WARMUP_SHAPES = ("linear", "cos", "exp")
+
+
+def _local(t: Array, start: float, xp: Ops) -> Array:
+    return xp.maximum(t - start, 0.0)
+
+
+@schedule_class
+class Join(Schedule):
+    """Pieces in sequence, each in its own local time.
+
+    ``join(a, b)`` switches to ``b`` at ``t = a.length`` (``b`` then sees
+    ``t - a.length``). Pieces that never settle need explicit boundaries:
+    ``join(a, b, c, at=(100, 300))``.
+
+    >>> from lrkit import join, linear, cosine
+    >>> s = join(linear(init=0.0, end=0.1, steps=10), cosine(peak=0.1, steps=90))
+    >>> s(5), s(10), s(100)
+    (0.05, 0.1, 0.0)
+    """
+
+    name = "join"
+    pieces: tuple[Schedule, ...]
+    _: KW_ONLY
+    at: tuple[float, ...] | None = None
+    _bounds: tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def _validate(self) -> None:
+        if isinstance(self.pieces, Schedule) or not isinstance(self.pieces, (tuple, list)):
+            raise TypeError(f"join: pieces must be a sequence of schedules, got {self.pieces!r}")
+        pieces = tuple(schedule_field("join", f"pieces[{i}]", p) for i, p in enumerate(self.pieces))
+        if not pieces:
+            raise ValueError("join: needs at least one piece, got none")
+        self._set("pieces", pieces)
+        if self.at is None:
+            bounds: list[float] = []
+            total = 0.0
+            for i, p in enumerate(pieces[:-1]):
+                n = p.length
+                if not n:
+                    raise ValueError(
+                        f"join: pieces[{i}]={p!r} never ends (length {n!r}); give it a length "
+                        "(e.g. constant(..., steps=N)) or pass the boundaries as at=(...)"
+                    )
+                total += n
+                bounds.append(total)
+        else:
+            bounds = list(_check.numbers("join", "at", self.at))
+            _check.increasing("join", "at", bounds)
+            if len(bounds) != len(pieces) - 1:
+                raise ValueError(
+                    f"join: at needs len(pieces) - 1 = {len(pieces) - 1} boundaries, "
+                    f"got {len(bounds)}"
+                )
+            self._set("at", tuple(bounds))
+        self._set("_bounds", tuple(float(b) for b in bounds))
+
+    def _spec_args(self) -> tuple[list[Any], dict[str, Any]]:
+        return list(self.pieces), ({} if self.at is None else {"at": self.at})
+
+    @classmethod
+    def _from_args(cls, args: list[Any], kwargs: dict[str, Any]) -> Schedule:
+        return cls(tuple(args), **kwargs)
+
+    @property
+    def boundaries(self) -> tuple[float, ...]:
+        """The steps at which each piece after the first starts."""
+        return self._bounds
+
+    @property
+    def length(self) -> float | None:
+        last = self.pieces[-1].length
+        start = self.boundaries[-1] if self.boundaries else 0.0
+        return None if last is None else start + last
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        out = self.pieces[0]._f(t, xp)
+        for b, p in zip(self.boundaries, self.pieces[1:]):
+            out = xp.where(t < b, out, p._f(_local(t, b, xp), xp))
+        return out
+
+
+def join(*pieces: Any, at: Any = None) -> Join:
+    """Pieces in sequence, each in its own local time (see :class:`Join`)."""
+    return Join(tuple(pieces), at=at)
+
+
+@schedule_class
+class Warmup(Schedule):
+    """A warm-up ramp from ``init`` to ``schedule(0)`` over ``steps``, then ``schedule``.
+
+    Ramp shapes (``u = t / steps``): ``linear`` ``init + (top - init) * u``;
+    ``cos`` ``init + (top - init) * (1 - cos(pi u)) / 2``; ``exp``
+    ``init * (top / init) ** u`` (needs ``init > 0``).
+
+    When ``schedule`` is finite with length ``N`` and ``fit=True`` (the
+    default), ``N`` counts the warm-up and ``schedule`` is re-timed into
+    ``[steps, N]``: ``schedule((t - steps) * N / (N - steps))``. Otherwise the
+    warm-up goes in front: ``schedule(t - steps)``.
+
+    >>> from lrkit import warmup, cosine
+    >>> s = warmup(cosine(peak=0.1, steps=10000), steps=500)
+    >>> s(0), s(250), s(500), s(10000)
+    (0.0, 0.05, 0.1, 0.0)
+    """
+
+    name = "warmup"
+    positional = 1
+    schedule: Schedule
+    _: KW_ONLY
+    steps: float
+    init: float = 0.0
+    shape: str = "linear"
+    fit: bool = True
+    _top: float = field(init=False, repr=False, compare=False)
+    _fitted: bool = field(init=False, repr=False, compare=False)
+
+    def _validate(self) -> None:
+        self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
+        self._set("steps", _check.positive(self.name, "steps", self.steps))
+        self._set("init", _check.nonneg(self.name, "init", self.init))
+        _check.choice(self.name, "shape", self.shape, WARMUP_SHAPES)
+        _check.flag(self.name, "fit", self.fit)
+        top = self.schedule(0)
+        if self.shape == "exp" and (self.init <= 0 or top <= 0):
+            raise ValueError(
+                f"{self.name}: shape='exp' needs init > 0 and a target > 0, "
+                f"got init={self.init!r}, target={top!r}"
+            )
+        n = self.schedule.length
+        fitted = self.fit and bool(n)
+        if fitted and n is not None and n <= self.steps:
+            raise ValueError(
+                f"{self.name}: steps={self.steps!r} must be < the schedule's length {n!r}, "
+                "which counts the warm-up (pass fit=False to put the warm-up in front)"
+            )
+        self._set("_top", top)
+        self._set("_fitted", fitted)
+
+    @property
+    def length(self) -> float | None:
+        n = self.schedule.length
+        if self._fitted:
+            return n
+        return None if n is None else self.steps + n
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        w, init, top = float(self.steps), self.init, self._top
+        u = xp.minimum(t, w) / w
+        if self.shape == "linear":
+            ramp = init + (top - init) * u
+        elif self.shape == "cos":
+            ramp = init + (top - init) * (1.0 - xp.cos(xp.pi * u)) / 2
+        else:
+            ramp = init * xp.power(top / init, u)
+        local = _local(t, w, xp)
+        if self._fitted:
+            n = float(self.schedule.length or 0.0)
+            local = local * (n / (n - w))
+        return xp.where(t < w, ramp, self.schedule._f(local, xp))
+
+
+def warmup(schedule: Any, *, steps: float, init: float = 0.0, shape: str = "linear",
+           fit: bool = True) -> Warmup:
+    """A warm-up before (or, for finite schedules, inside) ``schedule``; see :class:`Warmup`."""
+    return Warmup(schedule, steps=steps, init=init, shape=shape, fit=fit)
+
+
+@schedule_class
+class Repeat(Schedule):
+    """``schedule(t mod every)``; ``every`` defaults to the schedule's length.
+
+    >>> from lrkit import repeat, linear
+    >>> s = repeat(linear(init=1.0, end=0.0, steps=10))
+    >>> s(5), s(10), s(15)
+    (0.5, 1.0, 0.5)
+    """
+
+    name = "repeat"
+    positional = 1
+    schedule: Schedule
+    _: KW_ONLY
+    every: float | None = None
+
+    def _validate(self) -> None:
+        self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
+        if self.every is None:
+            if not self.schedule.length:
+                raise ValueError(
+                    f"{self.name}: {self.schedule!r} never ends (length "
+                    f"{self.schedule.length!r}); give the period as every="
+                )
+        else:
+            self._set("every", _check.positive(self.name, "every", self.every))
+
+    @property
+    def period(self) -> float:
+        return float(self.every if self.every is not None else self.schedule.length or 0.0)
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return self.schedule._f(xp.mod(t, self.period), xp)
+
+
+@schedule_class
+class Shift(Schedule):
+    """``schedule(max(t - steps, 0))``: start ``steps`` later; negative starts inside.
+
+    >>> from lrkit import shift, linear
+    >>> s = shift(linear(init=1.0, end=0.0, steps=10), steps=5)
+    >>> s(0), s(5), s(10)
+    (1.0, 1.0, 0.5)
+    """
+
+    name = "shift"
+    positional = 1
+    schedule: Schedule
+    _: KW_ONLY
+    steps: float
+
+    def _validate(self) -> None:
+        self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
+        self._set("steps", _check.number(self.name, "steps", self.steps))
+
+    @property
+    def length(self) -> float | None:
+        n = self.schedule.length
+        return None if n is None else max(0.0, n + self.steps)
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return self.schedule._f(_local(t, float(self.steps), xp), xp)
+
+
+@schedule_class
+class Stretch(Schedule):
+    """``schedule(t * schedule.length / total)``: the same curve, ending at ``total``.
+
+    >>> from lrkit import stretch, linear
+    >>> stretch(linear(init=1.0, end=0.0, steps=10), total=100)(50)
+    0.5
+    """
+
+    name = "stretch"
+    positional = 1
+    schedule: Schedule
+    _: KW_ONLY
+    total: float
+
+    def _validate(self) -> None:
+        self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
+        self._set("total", _check.positive(self.name, "total", self.total))
+        if not self.schedule.length:
+            raise ValueError(
+                f"{self.name}: needs a finite schedule with a length > 0, got "
+                f"{self.schedule!r} (length {self.schedule.length!r})"
+            )
+
+    @property
+    def length(self) -> float | None:
+        return float(self.total)
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return self.schedule._f(t * (float(self.schedule.length or 0.0) / self.total), xp)

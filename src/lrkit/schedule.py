@@ -1,0 +1,440 @@
+"""The ``Schedule`` value type, the registry of spec names, and arithmetic.
+
+A schedule is an immutable value: a frozen dataclass holding numbers (and
+other schedules), with one formula ``_f(t, xp)`` written once, branch-free in
+``t``, against an :class:`lrkit.xp.Ops` namespace.
+
+Conventions shared by every schedule (stated once here, pinned by tests):
+
+* ``t`` counts completed optimizer updates (or epochs, if an adapter says so):
+  the first update uses ``s(0)``. ``t`` may be fractional.
+* A piecewise change happens *at* ``t == boundary``.
+* A finite schedule (``s.length`` is a number) holds its final value for every
+  ``t >= s.length``: it never errors, never rises again, never goes negative.
+* Values are computed in float64; ``s(t)`` returns a Python ``float``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import numpy as np
+
+from . import _check
+from .xp import MATH, Array, Ops, namespace
+
+REGISTRY: dict[str, type[Schedule]] = {}
+"""Spec name -> schedule class, filled as classes are defined."""
+
+_NUMPY: Ops | None = None
+
+S = TypeVar("S", bound="type[Schedule]")
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:  # the decorator only informs type checkers
+
+    def dataclass_transform(**kwargs):
+        return lambda f: f
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=False)
+def schedule_class(cls: S) -> S:
+    """Make ``cls`` a frozen dataclass and register its spec ``name``."""
+    cls = dataclasses.dataclass(frozen=True, repr=False, eq=True)(cls)  # type: ignore[assignment]
+    name = cls.__dict__.get("name")
+    if name:
+        if name in REGISTRY:
+            raise RuntimeError(f"schedule name {name!r} registered twice")
+        REGISTRY[name] = cls
+    return cls
+
+
+def _numpy_ops() -> Ops:
+    global _NUMPY
+    if _NUMPY is None:
+        _NUMPY = namespace("numpy")
+    return _NUMPY
+
+
+def check_t(t: Any) -> float:
+    """Validate one step value: a finite real number ``>= 0``."""
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
+        raise TypeError(f"t must be a number >= 0, got {t!r}")
+    x = float(t)
+    if not (x >= 0.0) or x == math.inf:
+        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
+    return x
+
+
+class Schedule:
+    """Base class of every schedule.
+
+    Subclasses are frozen dataclasses registered under a spec ``name`` and
+    implement ``_f(t, xp)``: the formula, branch-free in ``t``.
+
+    >>> from lrkit import cosine
+    >>> s = cosine(peak=0.1, steps=100)
+    >>> s(0), s(50), s(100), s(10**9)
+    (0.1, 0.05, 0.0, 0.0)
+    >>> s.values(3).tolist()
+    [0.1, 0.09997532801828658, 0.09990133642141358]
+    """
+
+    name: ClassVar[str] = ""
+    positional: ClassVar[int] = 0
+    """How many leading fields the spec/`repr` writes positionally."""
+
+    # -- the formula ---------------------------------------------------------
+    def _f(self, t: Array, xp: Ops) -> Array:
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    def _validate(self) -> None:
+        """Check and normalise fields (``self._set`` rewrites a frozen field)."""
+
+    def _set(self, field: str, value: Any) -> None:
+        object.__setattr__(self, field, value)
+
+    @property
+    def length(self) -> float | None:
+        """The step from which the value never changes, or ``None`` if it keeps changing."""
+        return None
+
+    # -- evaluation ----------------------------------------------------------
+    def __call__(self, t: Any) -> float:
+        """The value at step ``t`` (int or float ``>= 0``) as a Python float."""
+        return float(self._f(check_t(t), MATH))
+
+    def values(self, t: Any) -> np.ndarray:
+        """Values at ``t = 0 .. n-1`` (an int ``n``) or at an array of ``t``, as float64.
+
+        Computed vectorised with NumPy in one pass.
+        """
+        if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+            if t < 0:
+                raise ValueError(f"values: n must be >= 0, got {t!r}")
+            ts = np.arange(int(t), dtype=np.float64)
+        else:
+            ts = np.asarray(t, dtype=np.float64)
+            if ts.size and not (np.all(ts >= 0) and np.all(np.isfinite(ts))):
+                bad = ts[~((ts >= 0) & np.isfinite(ts))].flat[0]
+                raise ValueError(f"t must be finite numbers >= 0, got {bad!r}")
+        with np.errstate(all="ignore"):
+            out = self._f(ts, _numpy_ops())
+        result: np.ndarray = np.broadcast_to(np.asarray(out, dtype=np.float64), ts.shape).copy()
+        return result
+
+    def evaluate(self, t: Array, xp: Any = None) -> Array:
+        """Evaluate on an array namespace: ``numpy``, ``torch``, ``jax.numpy``,
+        ``keras.ops`` (module or name), or inferred from ``t`` when ``xp`` is None.
+
+        No validation happens here (``t`` may be a traced value under
+        ``jax.jit``); pass ``t >= 0`` in float64 for full precision.
+        """
+        return self._f(t, namespace(xp, like=t))
+
+    # -- structure -----------------------------------------------------------
+    def _fields(self) -> list[dataclasses.Field[Any]]:
+        return [f for f in dataclasses.fields(self) if f.init]  # type: ignore[arg-type]
+
+    def children(self) -> tuple[Schedule, ...]:
+        """The schedules this one is built from (empty for a leaf)."""
+        out: list[Schedule] = []
+        for f in self._fields():
+            v = getattr(self, f.name)
+            if isinstance(v, Schedule):
+                out.append(v)
+            elif isinstance(v, tuple):
+                out.extend(x for x in v if isinstance(x, Schedule))
+        return tuple(out)
+
+    def replace(self, **changes: Any) -> Schedule:
+        """A copy with some parameters changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    # -- data form -----------------------------------------------------------
+    def _spec_args(self) -> tuple[list[Any], dict[str, Any]]:
+        """Positional and keyword arguments that rebuild this schedule (defaults left out)."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for i, f in enumerate(self._fields()):
+            v = getattr(self, f.name)
+            if i < self.positional:
+                args.append(v)
+            elif f.default is dataclasses.MISSING or v != f.default:
+                kwargs[f.name] = v
+        return args, kwargs
+
+    @classmethod
+    def _from_args(cls, args: list[Any], kwargs: dict[str, Any]) -> Schedule:
+        return cls(*args, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``{"type": name, param: value, ...}``; nested schedules are dicts.
+
+        >>> from lrkit import step_decay, from_dict
+        >>> d = step_decay(0.1, drop=0.5, every=10).to_dict()
+        >>> d
+        {'type': 'step_decay', 'init': 0.1, 'drop': 0.5, 'every': 10}
+        >>> from_dict(d) == step_decay(0.1, drop=0.5, every=10)
+        True
+        """
+        out: dict[str, Any] = {"type": self.name}
+        args, kwargs = self._spec_args()
+        names = [f.name for f in self._fields()]
+        for name, v in list(zip(names, args)) + list(kwargs.items()):
+            out[name] = _to_data(v)
+        return out
+
+    def __repr__(self) -> str:
+        args, kwargs = self._spec_args()
+        parts = [_spec(v) for v in args] + [f"{k}={_spec(v)}" for k, v in kwargs.items()]
+        return f"{self.name}({', '.join(parts)})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def _repr_png_(self) -> bytes | None:
+        """Jupyter shows a schedule as a small plot (needs matplotlib)."""
+        try:
+            from .plot import png_bytes
+        except ImportError:  # pragma: no cover - matplotlib missing
+            return None
+        data: bytes = png_bytes(self)
+        return data
+
+    # -- arithmetic ----------------------------------------------------------
+    def __mul__(self, other: Any) -> Schedule:
+        return Mul(self, as_schedule(other, "other"))
+
+    def __rmul__(self, other: Any) -> Schedule:
+        return Mul(as_schedule(other, "other"), self)
+
+    def __add__(self, other: Any) -> Schedule:
+        return Add(self, as_schedule(other, "other"))
+
+    def __radd__(self, other: Any) -> Schedule:
+        return Add(as_schedule(other, "other"), self)
+
+    def __truediv__(self, other: Any) -> Schedule:
+        d = _check.positive("division", "divisor", other)
+        return Mul(self, Constant(1.0 / d))
+
+
+def _to_data(v: Any) -> Any:
+    if isinstance(v, Schedule):
+        return v.to_dict()
+    if isinstance(v, tuple):
+        return [_to_data(x) for x in v]
+    return v
+
+
+def _spec(v: Any) -> str:
+    if isinstance(v, tuple):
+        inner = ", ".join(_spec(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    return repr(v)
+
+
+def as_schedule(x: Any, what: str = "schedule") -> Schedule:
+    """A schedule, a number (-> ``constant``) or a spec string (-> ``parse``)."""
+    if isinstance(x, Schedule):
+        return x
+    if isinstance(x, str):
+        from .spec import parse
+
+        return parse(x)
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return Constant(x)
+    raise TypeError(f"{what} must be a schedule, a number or a spec string, got {x!r}")
+
+
+def schedule_field(owner: str, name: str, value: Any) -> Schedule:
+    return as_schedule(value, f"{owner}: {name}")
+
+
+@schedule_class
+class Constant(Schedule):
+    """``value`` at every step.
+
+    ``steps`` gives the constant a length, so that it can be a piece of
+    :func:`lrkit.join`; without it the constant is simply ``value`` forever.
+
+    >>> from lrkit import constant
+    >>> constant(0.05)(123)
+    0.05
+    """
+
+    name = "constant"
+    positional = 1
+    value: float
+    _: dataclasses.KW_ONLY
+    steps: float | None = None
+
+    def _validate(self) -> None:
+        self._set("value", _check.nonneg(self.name, "value", self.value))
+        if self.steps is not None:
+            self._set("steps", _check.positive(self.name, "steps", self.steps))
+
+    @property
+    def length(self) -> float | None:
+        return self.steps if self.steps is not None else 0.0
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return t * 0.0 + self.value
+
+
+def _combined_length(*parts: Schedule) -> float | None:
+    lengths = [p.length for p in parts]
+    if any(n is None for n in lengths):
+        return None
+    return max(n for n in lengths if n is not None)
+
+
+@schedule_class
+class _Binary(Schedule):
+    """A node combining two schedules pointwise."""
+
+    positional = 2
+    symbol: ClassVar[str] = ""
+    left: Schedule
+    right: Schedule
+
+    def _validate(self) -> None:
+        self._set("left", schedule_field(self.name, "left", self.left))
+        self._set("right", schedule_field(self.name, "right", self.right))
+
+    @property
+    def length(self) -> float | None:
+        return _combined_length(self.left, self.right)
+
+    def __repr__(self) -> str:
+        if not self.symbol:
+            return super().__repr__()
+        return f"{self._operand(self.left)} {self.symbol} {self._operand(self.right)}"
+
+    def _operand(self, s: Schedule) -> str:
+        if isinstance(s, Constant) and s.steps is None:
+            return repr(s.value)
+        if isinstance(s, Add) and self.symbol == "*":
+            return f"({s!r})"
+        return repr(s)
+
+
+@schedule_class
+class Mul(_Binary):
+    """``left(t) * right(t)``; written ``a * b`` (a number stands for a constant)."""
+
+    name = "mul"
+    symbol = "*"
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return self.left._f(t, xp) * self.right._f(t, xp)
+
+
+@schedule_class
+class Add(_Binary):
+    """``left(t) + right(t)``; written ``a + b``."""
+
+    name = "add"
+    symbol = "+"
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return self.left._f(t, xp) + self.right._f(t, xp)
+
+
+@schedule_class
+class Min(_Binary):
+    """``min(left(t), right(t))``."""
+
+    name = "min"
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return xp.minimum(self.left._f(t, xp), self.right._f(t, xp))
+
+
+@schedule_class
+class Max(_Binary):
+    """``max(left(t), right(t))``."""
+
+    name = "max"
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return xp.maximum(self.left._f(t, xp), self.right._f(t, xp))
+
+
+def minimum(a: Any, b: Any) -> Schedule:
+    """Pointwise minimum of two schedules (or a schedule and a number)."""
+    return Min(as_schedule(a, "a"), as_schedule(b, "b"))
+
+
+def maximum(a: Any, b: Any) -> Schedule:
+    """Pointwise maximum of two schedules (or a schedule and a number)."""
+    return Max(as_schedule(a, "a"), as_schedule(b, "b"))
+
+
+def clip(s: Any, low: float = 0.0, high: float = math.inf) -> Schedule:
+    """``min(max(s(t), low), high)``: keep a schedule inside ``[low, high]``."""
+    low = _check.nonneg("clip", "low", low)
+    if high != math.inf:
+        high = _check.nonneg("clip", "high", high)
+        if high < low:
+            raise ValueError(f"clip: high must be >= low={low!r}, got {high!r}")
+    out = as_schedule(s, "clip: s")
+    if low > 0:
+        out = Max(out, Constant(low))
+    if high != math.inf:
+        out = Min(out, Constant(high))
+    return out
+
+
+def from_dict(data: Any) -> Schedule:
+    """Rebuild a schedule from :meth:`Schedule.to_dict` output (or a spec string)."""
+    from .spec import SpecError, closest
+
+    if isinstance(data, str):
+        from .spec import parse
+
+        return parse(data)
+    if isinstance(data, Schedule):
+        return data
+    if not isinstance(data, dict):
+        raise SpecError(f"a schedule dict needs a mapping with a 'type' key, got {data!r}")
+    if "type" not in data:
+        raise SpecError(f"a schedule dict needs a 'type' key, got keys {sorted(data)!r}")
+    kind = data["type"]
+    cls = REGISTRY.get(kind)
+    if cls is None:
+        raise SpecError(f"unknown schedule type {kind!r}{closest(str(kind), REGISTRY)}")
+    names = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, v in data.items():
+        if key == "type":
+            continue
+        if key not in names:
+            raise SpecError(
+                f"{kind}: unknown parameter {key!r}{closest(key, names)}; "
+                f"valid: {', '.join(names)}"
+            )
+        kwargs[key] = _from_data(v)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise SpecError(f"{kind}: {e}") from None
+
+
+def _from_data(v: Any) -> Any:
+    if isinstance(v, dict) and "type" in v:
+        return from_dict(v)
+    if isinstance(v, list):
+        return tuple(_from_data(x) for x in v)
+    return v
+
+
+Fn = Callable[[Array, Ops], Array]

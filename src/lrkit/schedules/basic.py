@@ -1,0 +1,264 @@
+"""The seed's decays and the piecewise-constant family.
+
+``time_decay``, ``step_decay`` and ``exponential`` are the three decaying
+schedules of the seed document; ``piecewise`` and ``multistep`` are the
+piecewise-constant schedules of Keras, optax and PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import KW_ONLY
+from typing import TYPE_CHECKING
+
+from .. import _check
+from ..schedule import Schedule, schedule_class
+from ..xp import Array, Ops
+
+
+class _RateForm(Schedule):
+    """The ``<first>=...`` xor ``rate=..., steps=..., staircase=...`` forms of two decays."""
+
+    if TYPE_CHECKING:  # fields of every subclass
+        rate: float | None
+        steps: float
+        staircase: bool
+
+    def _check_rate_form(self, first: str) -> None:
+        a = getattr(self, first)
+        if (a is None) == (self.rate is None):
+            raise ValueError(
+                f"{self.name}: give exactly one of {first}= or rate= (with steps=), "
+                f"got {first}={a!r}, rate={self.rate!r}"
+            )
+        self._set("steps", _check.positive(self.name, "steps", self.steps))
+        _check.flag(self.name, "staircase", self.staircase)
+        if a is not None:
+            self._set(first, _check.nonneg(self.name, first, a))
+            if self.steps != 1 or self.staircase:
+                raise ValueError(
+                    f"{self.name}: steps= and staircase= go with rate=, not with {first}="
+                )
+        else:
+            self._set("rate", _check.positive(self.name, "rate", self.rate))
+
+    def _rate_power(self, t: Array, xp: Ops) -> Array:
+        """``t / steps``, floored if ``staircase``."""
+        p = t / self.steps
+        return xp.floor(p) if self.staircase else p
+
+
+@schedule_class
+class TimeDecay(_RateForm):
+    """Time-based (inverse-time) decay: ``init / (1 + decay * t)``.
+
+    This is Keras 2's ``SGD(decay=...)``, which the seed's Example 2 relies on
+    and which Keras 3 ignores. Keras' ``InverseTimeDecay`` is the same curve
+    written ``rate``/``steps``: ``init / (1 + rate * t / steps)``, with
+    ``floor(t / steps)`` if ``staircase``.
+
+    ``compounding=True`` is the seed's loop ``lr *= 1 / (1 + decay * epoch)``
+    run for ``t`` epochs, in closed form::
+
+        init / prod_{n=0}^{t-1} (1 + decay * n)
+          = init * exp(-(t * log(decay) + lgamma(t + 1/decay) - lgamma(1/decay)))
+
+    >>> from lrkit import time_decay
+    >>> time_decay(0.05, decay=0.0001)(100)
+    0.04950495049504951
+    >>> round(time_decay(0.05, decay=0.0001, compounding=True)(3), 15)
+    0.049985003500152
+    """
+
+    name = "time_decay"
+    positional = 1
+    init: float
+    _: KW_ONLY
+    decay: float | None = None
+    rate: float | None = None
+    steps: float = 1
+    staircase: bool = False
+    compounding: bool = False
+
+    def _validate(self) -> None:
+        self._set("init", _check.nonneg(self.name, "init", self.init))
+        self._check_rate_form("decay")
+        _check.flag(self.name, "compounding", self.compounding)
+        if self.compounding and self.decay is None:
+            raise ValueError(f"{self.name}: compounding=True goes with decay=, not rate=")
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        if self.decay is not None:
+            d = self.decay
+            if self.compounding:
+                if d == 0:
+                    return t * 0.0 + self.init
+                log_prod = t * math.log(d) + xp.lgamma(t + 1.0 / d) - xp.lgamma(1.0 / d)
+                return self.init * xp.exp(-log_prod)
+            return self.init / (1.0 + d * t)
+        assert self.rate is not None
+        return self.init / (1.0 + self.rate * self._rate_power(t, xp))
+
+
+@schedule_class
+class StepDecay(Schedule):
+    """Step decay: ``init * drop ** floor((t + offset) / every)``.
+
+    With the default ``offset=0`` the value drops at ``t = every, 2*every, ...``
+    like PyTorch's ``StepLR(step_size=every, gamma=drop)``. ``offset=1`` is the
+    seed's ``step_decayer``: ``0.1 * 0.5 ** floor((1 + epoch) / 10)``.
+
+    >>> from lrkit import step_decay
+    >>> s = step_decay(0.1, drop=0.5, every=10)
+    >>> s(9), s(10), s(20)
+    (0.1, 0.05, 0.025)
+    >>> step_decay(0.1, drop=0.5, every=10, offset=1)(9)
+    0.05
+    """
+
+    name = "step_decay"
+    positional = 1
+    init: float
+    _: KW_ONLY
+    drop: float
+    every: float
+    offset: float = 0
+
+    def _validate(self) -> None:
+        self._set("init", _check.nonneg(self.name, "init", self.init))
+        self._set("drop", _check.between(self.name, "drop", self.drop, 0, 1))
+        self._set("every", _check.positive(self.name, "every", self.every))
+        self._set("offset", _check.nonneg(self.name, "offset", self.offset))
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return self.init * xp.power(self.drop, xp.floor((t + self.offset) / self.every))
+
+
+@schedule_class
+class Exponential(_RateForm):
+    """Exponential decay: ``init * exp(-k * t)``, or ``init * rate ** (t / steps)``.
+
+    The ``k`` form is the seed's ``0.1 * exp(-0.09 * epoch)``. The ``rate``
+    form is Keras' ``ExponentialDecay`` and optax's ``exponential_decay``
+    (``floor(t / steps)`` if ``staircase``); with ``steps=1`` it is PyTorch's
+    ``ExponentialLR(gamma=rate)``. ``end`` bounds the value: a floor when it
+    decays, a ceiling when ``rate > 1`` (which requires ``end``).
+
+    >>> from lrkit import exponential
+    >>> exponential(0.1, k=0.09)(10)
+    0.04065696597405992
+    >>> exponential(0.1, rate=0.5, steps=10, staircase=True)(19)
+    0.05
+    """
+
+    name = "exponential"
+    positional = 1
+    init: float
+    _: KW_ONLY
+    k: float | None = None
+    rate: float | None = None
+    steps: float = 1
+    staircase: bool = False
+    end: float | None = None
+
+    def _validate(self) -> None:
+        self._set("init", _check.nonneg(self.name, "init", self.init))
+        self._check_rate_form("k")
+        if self.end is not None:
+            self._set("end", _check.nonneg(self.name, "end", self.end))
+        if self.rate is not None and self.rate > 1 and self.end is None:
+            raise ValueError(
+                f"{self.name}: rate={self.rate!r} > 1 grows without bound; give end= as a ceiling"
+            )
+
+    @property
+    def growing(self) -> bool:
+        return self.rate is not None and self.rate > 1
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        if self.k is not None:
+            out = self.init * xp.exp(-self.k * t)
+        else:
+            out = self.init * xp.power(self.rate, self._rate_power(t, xp))
+        if self.end is None:
+            return out
+        return xp.minimum(out, self.end) if self.growing else xp.maximum(out, self.end)
+
+
+@schedule_class
+class Piecewise(Schedule):
+    """Piecewise constant: ``levels[i]`` for ``at[i-1] <= t < at[i]``.
+
+    The value changes *at* each boundary, like optax's
+    ``piecewise_constant_schedule``. Keras' ``PiecewiseConstantDecay`` changes
+    one step later (``at[i-1] < t <= at[i]``): ask for it with ``after=True``.
+
+    >>> from lrkit import piecewise
+    >>> s = piecewise(levels=(0.1, 0.01, 0.001), at=(100, 200))
+    >>> s(99), s(100), s(200)
+    (0.1, 0.01, 0.001)
+    """
+
+    name = "piecewise"
+    _: KW_ONLY
+    levels: tuple[float, ...]
+    at: tuple[float, ...]
+    after: bool = False
+
+    def _validate(self) -> None:
+        self._set("levels", _check.numbers(self.name, "levels", self.levels, min_len=1))
+        self._set("at", _check.numbers(self.name, "at", self.at))
+        _check.increasing(self.name, "at", self.at)
+        _check.flag(self.name, "after", self.after)
+        if len(self.at) != len(self.levels) - 1:
+            raise ValueError(
+                f"{self.name}: at needs len(levels) - 1 = {len(self.levels) - 1} boundaries, "
+                f"got {len(self.at)}"
+            )
+
+    @property
+    def length(self) -> float | None:
+        return float(self.at[-1]) + (1 if self.after else 0) if self.at else 0.0
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        out = t * 0.0 + self.levels[0]
+        for b, v in zip(self.at, self.levels[1:]):
+            out = xp.where(t > b if self.after else t >= b, v, out)
+        return out
+
+
+@schedule_class
+class MultiStep(Schedule):
+    """Multi-step decay: ``init * drop ** (number of milestones in at that are <= t)``.
+
+    PyTorch's ``MultiStepLR(milestones=at, gamma=drop)``; a repeated milestone
+    drops twice, as in PyTorch.
+
+    >>> from lrkit import multistep
+    >>> s = multistep(0.1, drop=0.1, at=(30, 80))
+    >>> s(29), s(30), s(80)
+    (0.1, 0.010000000000000002, 0.0010000000000000002)
+    """
+
+    name = "multistep"
+    positional = 1
+    init: float
+    _: KW_ONLY
+    drop: float
+    at: tuple[float, ...]
+
+    def _validate(self) -> None:
+        self._set("init", _check.nonneg(self.name, "init", self.init))
+        self._set("drop", _check.between(self.name, "drop", self.drop, 0, 1))
+        self._set("at", _check.numbers(self.name, "at", self.at))
+        _check.increasing(self.name, "at", self.at)
+
+    @property
+    def length(self) -> float | None:
+        return float(self.at[-1]) if self.at else 0.0
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        count = t * 0.0
+        for b in self.at:
+            count = count + xp.where(t >= b, 1.0, 0.0)
+        return self.init * xp.power(self.drop, count)

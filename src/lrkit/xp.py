@@ -1,0 +1,325 @@
+"""Array namespaces: the few operations a schedule formula may use.
+
+Every schedule writes its formula once, against an ``Ops`` object, using Python
+operators (``+ - * / **``) and the methods below. Five namespaces implement
+them: plain Python floats (``MATH``, the fast path of ``s(t)``), NumPy,
+PyTorch, ``jax.numpy`` and ``keras.ops``. Frameworks are imported only when
+their namespace is asked for.
+
+Formulas must be *branch-free in t*: a condition on ``t`` is written with
+``where``, and both branches must be safe to evaluate everywhere (clip before
+``log``/``sqrt``), because array namespaces evaluate both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Array = Any
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+
+
+class Ops:
+    """The operations a formula may use; subclasses bind them to a namespace."""
+
+    name = "abstract"
+    pi = math.pi
+
+    def asarray(self, x: Any) -> Array:
+        raise NotImplementedError
+
+    def where(self, cond: Array, a: Array, b: Array) -> Array:
+        raise NotImplementedError
+
+    def minimum(self, a: Array, b: Array) -> Array:
+        raise NotImplementedError
+
+    def maximum(self, a: Array, b: Array) -> Array:
+        raise NotImplementedError
+
+    def floor(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def cos(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def exp(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def log(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def sqrt(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def tanh(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def abs(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def mod(self, a: Array, b: float) -> Array:
+        """``a mod b`` for ``a >= 0``, ``b > 0``."""
+        return a - b * self.floor(a / b)
+
+    def power(self, base: Array, exponent: Array) -> Array:
+        """``base ** exponent`` for ``base >= 0`` (inf on overflow, never an error)."""
+        return base**exponent
+
+    def clip(self, x: Array, low: float, high: float) -> Array:
+        return self.minimum(self.maximum(x, low), high)
+
+    def lgamma(self, x: Array) -> Array:
+        """``log Gamma(x)`` for ``x > 0``, to about 1e-15 relative, in plain arithmetic.
+
+        Shifts the argument by 8 (``Gamma(x) = Gamma(x + 8) / (x (x+1) ... (x+7))``)
+        and applies Stirling's series with seven correction terms, so the same
+        code runs in every namespace (``keras.ops`` has no ``lgamma``).
+        """
+        prod = x
+        for k in range(1, 8):
+            prod = prod * (x + k)
+        z = x + 8.0
+        zi = 1.0 / z
+        zi2 = zi * zi
+        series = 0.0
+        for c in _STIRLING[::-1]:
+            series = series * zi2 + c
+        series = series * zi
+        return (z - 0.5) * self.log(z) - z + _HALF_LOG_2PI + series - self.log(prod)
+
+    def __repr__(self) -> str:
+        return f"<lrkit ops {self.name}>"
+
+
+class _MathOps(Ops):
+    """Python floats in, Python floats out: the scalar fast path."""
+
+    name = "math"
+
+    def asarray(self, x: Any) -> float:
+        return float(x)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        return a if a < b else b
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        return a if a > b else b
+
+    def floor(self, x: float) -> float:
+        return float(math.floor(x)) if math.isfinite(x) else x
+
+    def cos(self, x: float) -> float:
+        return math.cos(x)
+
+    def exp(self, x: float) -> float:
+        try:
+            return math.exp(x)
+        except OverflowError:
+            return math.inf
+
+    def log(self, x: float) -> float:
+        return math.log(x) if x > 0 else -math.inf
+
+    def sqrt(self, x: float) -> float:
+        return math.sqrt(x)
+
+    def tanh(self, x: float) -> float:
+        return math.tanh(x)
+
+    def abs(self, x: float) -> float:
+        return abs(x)
+
+    def power(self, base: float, exponent: float) -> float:
+        try:
+            return float(base**exponent)
+        except OverflowError:
+            return math.inf
+        except ZeroDivisionError:
+            return math.inf
+
+
+class _ModuleOps(Ops):
+    """A namespace whose functions carry NumPy's names (NumPy, jax.numpy)."""
+
+    def __init__(self, module: Any, name: str) -> None:
+        self.m = module
+        self.name = name
+
+    def asarray(self, x: Any) -> Array:
+        return self.m.asarray(x)
+
+    def where(self, cond: Array, a: Array, b: Array) -> Array:
+        return self.m.where(cond, a, b)
+
+    def minimum(self, a: Array, b: Array) -> Array:
+        return self.m.minimum(a, b)
+
+    def maximum(self, a: Array, b: Array) -> Array:
+        return self.m.maximum(a, b)
+
+    def floor(self, x: Array) -> Array:
+        return self.m.floor(x)
+
+    def cos(self, x: Array) -> Array:
+        return self.m.cos(x)
+
+    def exp(self, x: Array) -> Array:
+        return self.m.exp(x)
+
+    def log(self, x: Array) -> Array:
+        return self.m.log(x)
+
+    def sqrt(self, x: Array) -> Array:
+        return self.m.sqrt(x)
+
+    def tanh(self, x: Array) -> Array:
+        return self.m.tanh(x)
+
+    def abs(self, x: Array) -> Array:
+        return self.m.abs(x)
+
+    def clip(self, x: Array, low: float, high: float) -> Array:
+        return self.m.clip(x, low, high)
+
+
+class _TorchOps(_ModuleOps):
+    """PyTorch: scalars are lifted to tensors where torch insists on tensors."""
+
+    def __init__(self, module: Any) -> None:
+        super().__init__(module, "torch")
+
+    def _t(self, x: Any, like: Any) -> Any:
+        if isinstance(x, self.m.Tensor):
+            return x
+        if isinstance(like, self.m.Tensor):
+            return self.m.as_tensor(x, dtype=like.dtype, device=like.device)
+        return self.m.as_tensor(x, dtype=self.m.float64)
+
+    def asarray(self, x: Any) -> Array:
+        return self.m.as_tensor(x)
+
+    def where(self, cond: Array, a: Array, b: Array) -> Array:
+        like = a if isinstance(a, self.m.Tensor) else b
+        return self.m.where(self._t(cond, None), self._t(a, like), self._t(b, like))
+
+    def minimum(self, a: Array, b: Array) -> Array:
+        like = a if isinstance(a, self.m.Tensor) else b
+        return self.m.minimum(self._t(a, like), self._t(b, like))
+
+    def maximum(self, a: Array, b: Array) -> Array:
+        like = a if isinstance(a, self.m.Tensor) else b
+        return self.m.maximum(self._t(a, like), self._t(b, like))
+
+    def clip(self, x: Array, low: float, high: float) -> Array:
+        return self.m.clamp(self._t(x, None), low, high)
+
+    def _unary(self, fn: Any, x: Any) -> Array:
+        return fn(self._t(x, None))
+
+    def floor(self, x: Array) -> Array:
+        return self._unary(self.m.floor, x)
+
+    def cos(self, x: Array) -> Array:
+        return self._unary(self.m.cos, x)
+
+    def exp(self, x: Array) -> Array:
+        return self._unary(self.m.exp, x)
+
+    def log(self, x: Array) -> Array:
+        return self._unary(self.m.log, x)
+
+    def sqrt(self, x: Array) -> Array:
+        return self._unary(self.m.sqrt, x)
+
+    def tanh(self, x: Array) -> Array:
+        return self._unary(self.m.tanh, x)
+
+    def abs(self, x: Array) -> Array:
+        return self._unary(self.m.abs, x)
+
+
+class _KerasOps(_ModuleOps):
+    """``keras.ops``: traceable inside a compiled Keras train step."""
+
+    def __init__(self, module: Any) -> None:
+        super().__init__(module, "keras.ops")
+
+    def asarray(self, x: Any) -> Array:
+        return self.m.convert_to_tensor(x)
+
+
+MATH: Ops = _MathOps()
+
+_cache: dict[str, Ops] = {}
+
+
+def namespace(xp: Any = None, like: Any = None) -> Ops:
+    """Return the ``Ops`` for ``xp``: an ``Ops``, a module, or a name.
+
+    Accepted: ``math``/``None`` (Python floats), ``numpy``, ``torch``,
+    ``jax.numpy``, ``keras.ops`` (modules or these names). With ``xp=None`` and
+    an array ``like``, the namespace is inferred from its type.
+
+    >>> namespace("numpy").name
+    'numpy'
+    """
+    if isinstance(xp, Ops):
+        return xp
+    if xp is None and like is not None:
+        xp = _infer(like)
+    if xp is None:
+        return MATH
+    key = xp if isinstance(xp, str) else getattr(xp, "__name__", type(xp).__name__)
+    key = {"keras.src.ops": "keras.ops", "jax.numpy": "jax.numpy", "np": "numpy"}.get(key, key)
+    if key.startswith("keras"):
+        key = "keras.ops"
+    if key in _cache:
+        return _cache[key]
+    ops: Ops
+    if key == "math":
+        ops = MATH
+    elif key == "numpy":
+        import numpy
+
+        ops = _ModuleOps(numpy, "numpy")
+    elif key == "torch":
+        import torch
+
+        ops = _TorchOps(torch)
+    elif key == "jax.numpy":
+        import jax.numpy
+
+        ops = _ModuleOps(jax.numpy, "jax.numpy")
+    elif key == "keras.ops":
+        from keras import ops as kops
+
+        ops = _KerasOps(kops)
+    else:
+        raise ValueError(
+            f"xp={xp!r} is not a known array namespace; "
+            "expected one of 'math', 'numpy', 'torch', 'jax.numpy', 'keras.ops'"
+        )
+    _cache[key] = ops
+    return ops
+
+
+def _infer(x: Any) -> str | None:
+    mod = type(x).__module__.split(".")[0]
+    if mod in ("builtins", "math"):
+        return None
+    if mod == "numpy":
+        return "numpy"
+    if mod == "torch":
+        return "torch"
+    if mod in ("jax", "jaxlib"):
+        return "jax.numpy"
+    if mod in ("keras", "tensorflow"):
+        return "keras.ops"
+    return None
