@@ -14,6 +14,8 @@ warmup(cosine(peak=0.1, steps=1000), steps=100)
 True
 """
 
+from typing import Any
+
 from .compose import Join, Repeat, Shift, Stretch, Warmup, join, warmup
 from .plateau import Plateau, PlateauState, split_plateau
 from .schedule import REGISTRY, Constant, Schedule, clip, from_dict, maximum, minimum
@@ -73,3 +75,12 @@ __all__ = [
     "Polynomial", "Cosine", "CosineRestarts", "Cyclic", "OneCycle", "Interpolate",
     "InverseSqrt", "Tanh", "Rex", "WSD", "Join", "Warmup", "Repeat", "Shift", "Stretch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``lrkit.find_lr`` (the learning-rate range test) imports torch, so it loads on first use."""
+    if name == "find_lr":
+        from .experiment.lr_find import find_lr
+
+        return find_lr
+    raise AttributeError(f"module 'lrkit' has no attribute {name!r}")

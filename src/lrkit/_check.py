@@ -17,12 +17,19 @@ def _is_number(x: Any) -> bool:
 
 def number(owner: str, name: str, value: Any) -> float | int:
     """A finite real number (``bool`` is refused); NumPy scalars become Python numbers."""
-    if hasattr(value, "item") and not _is_number(value) and getattr(value, "shape", None) == ():
-        value = value.item()
+    if type(value) not in (int, float):  # NumPy scalars (even float64) and subclasses
+        if hasattr(value, "item") and getattr(value, "shape", None) == ():
+            value = value.item()
+        elif _is_number(value):
+            value = float(value) if isinstance(value, float) else int(value)
     if not _is_number(value):
         raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
     out: float | int = value
-    if not math.isfinite(out):
+    try:
+        finite = math.isfinite(out)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
         raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
     return out
 

@@ -16,11 +16,12 @@ What each does with time, precisely:
 * ``shift(s, steps=k)`` starts ``s`` ``k`` steps later (holding ``s(0)``
   before); a negative ``k`` starts ``|k|`` steps into ``s``.
 * ``stretch(s, total=N)`` re-times a finite schedule to end at ``N``:
-  ``s(t * s.length / N)``.
+  ``s(t / N * s.length)``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import KW_ONLY, field
 from typing import Any
 
@@ -33,6 +34,16 @@ WARMUP_SHAPES = ("linear", "cos", "exp")
 
 def _local(t: Array, start: float, xp: Ops) -> Array:
     return xp.maximum(t - start, 0.0)
+
+
+def _end(start: float, n: float) -> float:
+    """The step at which a piece of length ``n`` that starts at ``start`` ends: ``start + n``,
+    nudged up where rounding would leave its local time ``t - start`` just short of ``n``
+    (e.g. ``0.7 + 0.1 - 0.7 < 0.1``), so that from there on it is at its final value."""
+    end = start + n
+    while end - start < n:
+        end = math.nextafter(end, math.inf)
+    return end
 
 
 @schedule_class
@@ -50,6 +61,7 @@ class Join(Schedule):
     """
 
     name = "join"
+    variadic = True
     pieces: tuple[Schedule, ...]
     _: KW_ONLY
     at: tuple[float, ...] | None = None
@@ -90,6 +102,11 @@ class Join(Schedule):
 
     @classmethod
     def _from_args(cls, args: list[Any], kwargs: dict[str, Any]) -> Schedule:
+        if "pieces" in kwargs:
+            if args:
+                raise TypeError("join: give the pieces as positional arguments or as "
+                                "pieces=(...), not both")
+            return cls(**kwargs)
         return cls(tuple(args), **kwargs)
 
     @property
@@ -101,7 +118,7 @@ class Join(Schedule):
     def length(self) -> float | None:
         last = self.pieces[-1].length
         start = self.boundaries[-1] if self.boundaries else 0.0
-        return None if last is None else start + last
+        return None if last is None else _end(start, last)
 
     def _f(self, t: Array, xp: Ops) -> Array:
         out = self.pieces[0]._f(t, xp)
@@ -125,7 +142,7 @@ class Warmup(Schedule):
 
     When ``schedule`` is finite with length ``N`` and ``fit=True`` (the
     default), ``N`` counts the warm-up and ``schedule`` is re-timed into
-    ``[steps, N]``: ``schedule((t - steps) * N / (N - steps))``. Otherwise the
+    ``[steps, N]``: ``schedule((t - steps) / (N - steps) * N)``. Otherwise the
     warm-up goes in front: ``schedule(t - steps)``.
 
     >>> from lrkit import warmup, cosine
@@ -172,7 +189,7 @@ class Warmup(Schedule):
         n = self.schedule.length
         if self._fitted:
             return n
-        return None if n is None else self.steps + n
+        return None if n is None else _end(self.steps, n)
 
     def _f(self, t: Array, xp: Ops) -> Array:
         w, init, top = float(self.steps), self.init, self._top
@@ -180,13 +197,15 @@ class Warmup(Schedule):
         if self.shape == "linear":
             ramp = init + (top - init) * u
         elif self.shape == "cos":
-            ramp = init + (top - init) * (1.0 - xp.cos(xp.pi * u)) / 2
+            ramp = init + (top - init) * xp.cos_bell((w - xp.minimum(t, w)) / w, u)
         else:
             ramp = init * xp.power(top / init, u)
         local = _local(t, w, xp)
         if self._fitted:
+            # divide first: at t == n the ratio is exactly 1, so the re-timed
+            # schedule is at exactly its end (and beyond it for t > n)
             n = float(self.schedule.length or 0.0)
-            local = local * (n / (n - w))
+            local = local / (n - w) * n
         return xp.where(t < w, ramp, self.schedule._f(local, xp))
 
 
@@ -254,7 +273,7 @@ class Shift(Schedule):
     @property
     def length(self) -> float | None:
         n = self.schedule.length
-        return None if n is None else max(0.0, n + self.steps)
+        return None if n is None else max(0.0, _end(self.steps, n))
 
     def _f(self, t: Array, xp: Ops) -> Array:
         return self.schedule._f(_local(t, float(self.steps), xp), xp)
@@ -262,7 +281,7 @@ class Shift(Schedule):
 
 @schedule_class
 class Stretch(Schedule):
-    """``schedule(t * schedule.length / total)``: the same curve, ending at ``total``.
+    """``schedule(t / total * schedule.length)``: the same curve, ending at ``total``.
 
     >>> from lrkit import stretch, linear
     >>> stretch(linear(init=1.0, end=0.0, steps=10), total=100)(50)
@@ -289,4 +308,5 @@ class Stretch(Schedule):
         return float(self.total)
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        return self.schedule._f(t * (float(self.schedule.length or 0.0) / self.total), xp)
+        # t / total first: exactly 1 at t == total, so the end is reached exactly
+        return self.schedule._f(t / self.total * float(self.schedule.length or 0.0), xp)

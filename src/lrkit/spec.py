@@ -125,15 +125,26 @@ class _Reader:
         cls = REGISTRY.get(name)
         if cls is None:
             raise self.fail(node, f"unknown schedule {name!r}", closest(name, REGISTRY))
+        params = _params(cls)
+        if len(node.args) > cls.positional and not cls.variadic:
+            extra = node.args[cls.positional]
+            if cls.positional:
+                first = ", ".join(params[: cls.positional])
+                msg = f"{name}() takes {cls.positional} positional argument(s) ({first})"
+            else:
+                msg = f"{name}() takes no positional arguments"
+            raise self.fail(extra, f"{msg}, got {len(node.args)}",
+                            f"; pass the others by name: {', '.join(params)}")
         args = [self.read(a) for a in node.args]
         kwargs: dict[str, Any] = {}
-        params = _params(cls)
         for kw in node.keywords:
             if kw.arg is None:
                 raise self.fail(kw, "** is not supported in a spec")
             if kw.arg not in params:
                 hint = closest(kw.arg, params) or f"; valid: {', '.join(params)}"
-                raise self.fail(kw.value, f"{name}() has no parameter {kw.arg!r}", hint)
+                raise self.fail(kw, f"{name}() has no parameter {kw.arg!r}", hint)
+            if kw.arg in kwargs:
+                raise self.fail(kw, f"{name}() got parameter {kw.arg!r} twice")
             kwargs[kw.arg] = self.read(kw.value)
         try:
             return cls._from_args(args, kwargs)

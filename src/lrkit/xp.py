@@ -46,6 +46,9 @@ class Ops:
     def cos(self, x: Array) -> Array:
         raise NotImplementedError
 
+    def sin(self, x: Array) -> Array:
+        raise NotImplementedError
+
     def exp(self, x: Array) -> Array:
         raise NotImplementedError
 
@@ -71,6 +74,26 @@ class Ops:
 
     def clip(self, x: Array, low: float, high: float) -> Array:
         return self.minimum(self.maximum(x, low), high)
+
+    def lerp(self, a: Array, b: Array, z: Array, rest: Array) -> Array:
+        """``a + (b - a) * z`` for ``z`` in ``[0, 1]``, given ``rest = 1 - z``.
+
+        Written from the nearer end (``b + (a - b) * rest`` for ``z > 1/2``), so
+        that a line falling to ``b = 0`` keeps full relative precision near its end.
+        """
+        return self.where(z <= 0.5, a + (b - a) * z, b + (a - b) * rest)
+
+    def cos_bell(self, z: Array, rest: Array) -> Array:
+        """``(1 + cos(pi * z)) / 2`` for ``z`` in ``[0, 1]``, given ``rest = 1 - z``.
+
+        Written as the equal ``sin(pi rest / 2) ** 2``, which keeps full relative
+        precision near ``z = 1``, where ``1 + cos(pi z)`` cancels (at
+        ``z = 1 - 1e-4`` that form has already lost six digits), and costs one
+        transcendental call. Callers compute ``rest`` directly (e.g.
+        ``(steps - t) / steps``), not as ``1 - z``.
+        """
+        b = self.sin(self.pi / 2 * rest)
+        return b * b
 
     def lgamma(self, x: Array) -> Array:
         """``log Gamma(x)`` for ``x > 0``, to about 1e-15 relative, in plain arithmetic.
@@ -117,6 +140,9 @@ class _MathOps(Ops):
 
     def cos(self, x: float) -> float:
         return math.cos(x)
+
+    def sin(self, x: float) -> float:
+        return math.sin(x)
 
     def exp(self, x: float) -> float:
         try:
@@ -169,6 +195,9 @@ class _ModuleOps(Ops):
 
     def cos(self, x: Array) -> Array:
         return self.m.cos(x)
+
+    def sin(self, x: Array) -> Array:
+        return self.m.sin(x)
 
     def exp(self, x: Array) -> Array:
         return self.m.exp(x)
@@ -229,6 +258,9 @@ class _TorchOps(_ModuleOps):
     def cos(self, x: Array) -> Array:
         return self._unary(self.m.cos, x)
 
+    def sin(self, x: Array) -> Array:
+        return self._unary(self.m.sin, x)
+
     def exp(self, x: Array) -> Array:
         return self._unary(self.m.exp, x)
 
@@ -246,13 +278,98 @@ class _TorchOps(_ModuleOps):
 
 
 class _KerasOps(_ModuleOps):
-    """``keras.ops``: traceable inside a compiled Keras train step."""
+    """``keras.ops``: traceable inside a compiled Keras train step.
+
+    Keras converts a Python float to a ``floatx`` (float32) tensor before every
+    op, and its type promotion (``result_type``) maps float64 to float32, so
+    ``minimum``/``maximum``/``floor`` would return float32 and every scalar
+    constant would be rounded to float32. Here scalars are lifted to the dtype
+    of the tensor they meet (float64 stays float64), ``minimum``/``maximum``
+    are ``where`` selections, ``floor`` is ``trunc`` corrected for negatives,
+    and a function of a Python scalar is computed in Python.
+    """
 
     def __init__(self, module: Any) -> None:
         super().__init__(module, "keras.ops")
 
     def asarray(self, x: Any) -> Array:
         return self.m.convert_to_tensor(x)
+
+    def _default_float(self) -> str:
+        import keras
+
+        if keras.backend.backend() == "jax":
+            import jax
+            import numpy
+
+            return str(jax.dtypes.canonicalize_dtype(numpy.float64))
+        return "float64"
+
+    def _lift(self, x: Any, like: Any = None) -> Any:
+        if not isinstance(x, (int, float)):
+            return x
+        import keras
+
+        dtype = (keras.backend.standardize_dtype(like.dtype) if like is not None
+                 else self._default_float())
+        return self.m.convert_to_tensor(x, dtype=dtype)
+
+    def _pair(self, a: Any, b: Any) -> tuple[Any, Any]:
+        like = b if isinstance(a, (int, float)) else a
+        if isinstance(like, (int, float)):
+            like = None
+        return self._lift(a, like), self._lift(b, like)
+
+    def where(self, cond: Array, a: Array, b: Array) -> Array:
+        a, b = self._pair(a, b)
+        return self.m.where(cond, a, b)
+
+    def minimum(self, a: Array, b: Array) -> Array:
+        a, b = self._pair(a, b)
+        return self.m.where(a <= b, a, b)
+
+    def maximum(self, a: Array, b: Array) -> Array:
+        a, b = self._pair(a, b)
+        return self.m.where(a >= b, a, b)
+
+    def clip(self, x: Array, low: float, high: float) -> Array:
+        return self.minimum(self.maximum(x, low), high)
+
+    def power(self, base: Array, exponent: Array) -> Array:
+        base, exponent = self._pair(base, exponent)
+        return self.m.power(base, exponent)
+
+    def floor(self, x: Array) -> Array:
+        if isinstance(x, (int, float)):
+            return MATH.floor(float(x))
+        t = self.m.trunc(x)
+        return self.m.where(x < t, t - 1.0, t)
+
+    def _unary(self, name: str, x: Any) -> Array:
+        if isinstance(x, (int, float)):
+            return getattr(MATH, name)(float(x))
+        return getattr(self.m, name)(x)
+
+    def cos(self, x: Array) -> Array:
+        return self._unary("cos", x)
+
+    def sin(self, x: Array) -> Array:
+        return self._unary("sin", x)
+
+    def exp(self, x: Array) -> Array:
+        return self._unary("exp", x)
+
+    def log(self, x: Array) -> Array:
+        return self._unary("log", x)
+
+    def sqrt(self, x: Array) -> Array:
+        return self._unary("sqrt", x)
+
+    def tanh(self, x: Array) -> Array:
+        return self._unary("tanh", x)
+
+    def abs(self, x: Array) -> Array:
+        return self._unary("abs", x)
 
 
 MATH: Ops = _MathOps()

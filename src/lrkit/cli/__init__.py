@@ -31,7 +31,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (SpecError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
+        except (SpecError, ValueError, TypeError, OSError, ImportError) as e:
             raise UserError(_one_line(e)) from None
 
 

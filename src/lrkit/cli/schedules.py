@@ -1,5 +1,190 @@
-"""``lrkit plot``, ``values``, ``show`` and ``list``: look at schedules."""
+"""``lrkit plot``, ``values``, ``show`` and ``list``: look at schedules.
+
+A SPEC argument is a spec string (``"warmup(cosine(peak=0.1, steps=1000), steps=100)"``)
+or the path of a ``.json``/``.yaml``/``.yml``/``.toml`` schedule file (:func:`lrkit.load`).
+"""
 
 from __future__ import annotations
 
-from . import main  # noqa: F401  (placeholder: the commands are being written)
+import inspect
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..schedule import REGISTRY, Schedule
+from ..spec import dumps, load, parse
+from . import UserError, main
+
+FILE_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
+
+
+def read_spec(text: str) -> Schedule:
+    """A schedule from a spec string or a schedule file's path."""
+    if Path(text).suffix.lower() in FILE_SUFFIXES or Path(text).is_file():
+        try:
+            return load(text)
+        except OSError as e:  # unreadable (a missing file is a SpecError already)
+            raise UserError(f"cannot read {text!r}: {e.strerror or e}") from None
+    return parse(text)
+
+
+def positive_steps(steps: int | None, *, required: bool = True) -> int | None:
+    if steps is None:
+        if required:
+            raise UserError("--steps is required")
+        return None
+    if steps <= 0:
+        raise UserError(f"--steps must be a positive integer, got {steps}")
+    return steps
+
+
+def default_steps(schedules: list[Schedule]) -> int:
+    """The longest finite length among ``schedules`` (rounded up)."""
+    lengths = [s.length for s in schedules if s.length]
+    if not lengths:
+        raise UserError(
+            "--steps is required: no schedule given has a finite length to plot over "
+            "(each one never settles or is constant)"
+        )
+    return math.ceil(max(n for n in lengths if n is not None))
+
+
+# -- the catalogue -----------------------------------------------------------------
+COMBINATORS = ("join", "warmup", "repeat", "shift", "stretch", "mul", "add", "min", "max",
+               "plateau")
+"""Registry names that build on other schedules rather than being a curve of their own."""
+
+
+def summary(cls: type[Schedule], markdown: bool = False) -> str:
+    """The first paragraph of the class docstring on one line (without reST markup)."""
+    doc = inspect.getdoc(cls) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    if first.endswith("::"):
+        first = first[:-2] + "."
+    return first.replace("``", "`" if markdown else "")
+
+
+def signature(cls: type[Schedule]) -> str:
+    """How a schedule is written in a spec, e.g. ``cosine(*, peak, steps, end=0.0, ...)``."""
+    parts: list[str] = []
+    star = False
+    for p in inspect.signature(cls).parameters.values():
+        if p.name == "_":
+            continue
+        if cls.name == "join" and p.name == "pieces":
+            parts.append("*pieces")
+            star = True
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+    return f"{cls.name}({', '.join(parts)})"
+
+
+def catalogue() -> list[tuple[str, str, str, str]]:
+    """``(kind, name, summary, signature)`` for every registered name, schedules first."""
+    rows = []
+    for name, cls in REGISTRY.items():
+        kind = "combinator" if name in COMBINATORS else "schedule"
+        rows.append((kind, name, summary(cls), signature(cls)))
+    rows.sort(key=lambda r: (r[0] != "schedule", r[1]))
+    return rows
+
+
+# -- commands -----------------------------------------------------------------------
+@main.command("plot")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC [SPEC ...]")
+@click.option("--steps", type=int, help="Plot t = 0 .. N  [default: the longest finite length]")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write an image (.png, .svg, .pdf) instead of drawing in the terminal.")
+@click.option("--log", is_flag=True, help="Logarithmic learning-rate axis.")
+@click.option("--label", "--labels", "labels", multiple=True,
+              help="Legend label of each SPEC, in order (repeat the option once per SPEC).")
+@click.option("--width", type=int, help="Terminal chart width in columns.")
+@click.option("--height", type=int, help="Terminal chart height in lines.")
+def plot_cmd(specs: tuple[str, ...], steps: int | None, out: Path | None, log: bool,
+             labels: tuple[str, ...], width: int | None, height: int | None) -> None:
+    """Overlay schedules (spec strings or schedule files) with a legend.
+
+    \b
+      lrkit plot "warmup(cosine(peak=0.1, steps=10000), steps=500)" \\
+                 "step_decay(0.1, drop=0.5, every=2000)" --out schedules.png
+    """
+    from .. import plot
+
+    schedules = [read_spec(s) for s in specs]
+    n = positive_steps(steps, required=False) or default_steps(schedules)
+    if labels and len(labels) != len(schedules):
+        raise UserError(f"--label given {len(labels)} times for {len(schedules)} SPECs; "
+                        "give one per SPEC or none")
+    names = list(labels) if labels else None
+    if out is None:
+        chart = plot.terminal(schedules, n, width, height, log, labels=names,
+                              color=plot.use_colour())
+        click.echo(chart)
+        return
+    try:
+        plot.save(schedules, n, out, log=log, labels=names)
+    except OSError as e:
+        raise UserError(f"cannot write {str(out)!r}: {e.strerror or e}") from None
+    click.echo(f"wrote {out}")
+
+
+@main.command("values")
+@click.argument("spec")
+@click.option("--steps", type=int, help="Print the values at t = 0 .. N-1.  [required]")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of lines.")
+def values_cmd(spec: str, steps: int | None, as_json: bool) -> None:
+    """Print a schedule's values at full precision (Python's repr of each float)."""
+    s = read_spec(spec)
+    n = positive_steps(steps)
+    values = s.values(n).tolist()
+    if as_json:
+        click.echo(json.dumps(values))
+    else:
+        click.echo("\n".join(map(repr, values)))
+
+
+@main.command("show")
+@click.argument("spec")
+@click.option("--format", "fmt", type=click.Choice(["dsl", "json", "yaml"]), default="dsl",
+              show_default=True, help="The spec language, or the data form as JSON or YAML.")
+def show_cmd(spec: str, fmt: str) -> None:
+    """Print a schedule in the spec language or its data form."""
+    click.echo(dumps(read_spec(spec), fmt).rstrip("\n"))
+
+
+@main.command("list")
+@click.option("--plain", is_flag=True, help="Plain text even when rich is installed.")
+def list_cmd(plain: bool) -> None:
+    """The catalogue: every schedule and combinator, with its parameters."""
+    rows = catalogue()
+    table = _rich_table(rows) if not plain else None
+    if table is not None:
+        from rich.console import Console
+
+        console = Console()
+        if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+            console = Console(width=160)
+        console.print(table)
+        return
+    width = max(len(r[1]) for r in rows)
+    for kind, name, text, sig in rows:
+        click.echo(f"{name:<{width}}  {kind:<10}  {text}\n{'':<{width}}  {'':<10}  {sig}")
+
+
+def _rich_table(rows: list[tuple[str, str, str, str]]) -> Any:
+    try:
+        from rich.table import Table
+    except ImportError:  # pragma: no cover - rich missing
+        return None
+    table = Table(title="lrkit catalogue", show_lines=True)
+    for head in ("name", "kind", "what it computes", "spec signature"):
+        table.add_column(head, overflow="fold")
+    for kind, name, text, sig in rows:
+        table.add_row(name, kind, text, sig)
+    return table

@@ -58,16 +58,21 @@ class TimeDecay(_RateForm):
     ``floor(t / steps)`` if ``staircase``.
 
     ``compounding=True`` is the seed's loop ``lr *= 1 / (1 + decay * epoch)``
-    run for ``t`` epochs, in closed form::
+    run for ``t`` epochs, in closed form (its first factor is 1)::
 
-        init / prod_{n=0}^{t-1} (1 + decay * n)
-          = init * exp(-(t * log(decay) + lgamma(t + 1/decay) - lgamma(1/decay)))
+        init / prod_{n=1}^{t-1} (1 + decay * n) = init * exp(-L(t))
+        L(t) = (t - 1) * log(decay) + lgamma(t + 1/decay) - lgamma(1 + 1/decay)   (t >= 1)
+
+    Between whole epochs (``n = floor(t)``) the value moves geometrically
+    towards the next epoch's (``L`` is interpolated linearly), so it never
+    rises (the gamma function's own interpolation would bulge above ``init``
+    between ``t = 0`` and ``t = 1``, where the loop multiplies by 1).
 
     >>> from lrkit import time_decay
     >>> time_decay(0.05, decay=0.0001)(100)
     0.04950495049504951
-    >>> round(time_decay(0.05, decay=0.0001, compounding=True)(3), 15)
-    0.049985003500152
+    >>> round(time_decay(0.05, decay=0.0001, compounding=True)(3), 12)  # 0.05 / (1.0001 * 1.0002)
+    0.049985003499
     """
 
     name = "time_decay"
@@ -87,14 +92,22 @@ class TimeDecay(_RateForm):
         if self.compounding and self.decay is None:
             raise ValueError(f"{self.name}: compounding=True goes with decay=, not rate=")
 
+    def _log_prod(self, n: Array, xp: Ops) -> Array:
+        """``log prod_{k=1}^{n-1} (1 + decay * k)`` for whole ``n >= 0`` (exactly 0 for n <= 1)."""
+        assert self.decay is not None
+        m = xp.maximum(n, 1.0)
+        inv = 1.0 / self.decay
+        return (m - 1.0) * math.log(self.decay) + xp.lgamma(m + inv) - xp.lgamma(1.0 + inv)
+
     def _f(self, t: Array, xp: Ops) -> Array:
         if self.decay is not None:
             d = self.decay
             if self.compounding:
                 if d == 0:
                     return t * 0.0 + self.init
-                log_prod = t * math.log(d) + xp.lgamma(t + 1.0 / d) - xp.lgamma(1.0 / d)
-                return self.init * xp.exp(-log_prod)
+                n = xp.floor(t)
+                low, high = self._log_prod(n, xp), self._log_prod(n + 1.0, xp)
+                return self.init * xp.exp(-(low + (t - n) * (high - low)))
             return self.init / (1.0 + d * t)
         assert self.rate is not None
         return self.init / (1.0 + self.rate * self._rate_power(t, xp))
@@ -175,11 +188,22 @@ class Exponential(_RateForm):
     def growing(self) -> bool:
         return self.rate is not None and self.rate > 1
 
+    def _growth_cap(self) -> float:
+        """An exponent past which a growing curve is above ``end`` (so ``rate ** p`` stays
+        finite and ``0 * inf`` cannot happen when ``init == 0``)."""
+        assert self.rate is not None and self.end is not None
+        if self.init <= 0 or self.end <= self.init:
+            return 1.0
+        return math.log(self.end / self.init) / math.log(self.rate) + 1.0
+
     def _f(self, t: Array, xp: Ops) -> Array:
         if self.k is not None:
             out = self.init * xp.exp(-self.k * t)
         else:
-            out = self.init * xp.power(self.rate, self._rate_power(t, xp))
+            p = self._rate_power(t, xp)
+            if self.growing:
+                p = xp.minimum(p, self._growth_cap())
+            out = self.init * xp.power(self.rate, p)
         if self.end is None:
             return out
         return xp.minimum(out, self.end) if self.growing else xp.maximum(out, self.end)

@@ -15,11 +15,15 @@ from ..xp import Array, Ops
 SHAPES = ("linear", "cos")
 
 
-def _anneal(start: Array, end: Array, pct: Array, shape: str, xp: Ops) -> Array:
-    """PyTorch's ``_annealing_cos``/``_annealing_linear``, written the same way for exactness."""
+def _anneal(start: Array, end: Array, pct: Array, rest: Array, shape: str, xp: Ops) -> Array:
+    """PyTorch's ``_annealing_cos``/``_annealing_linear`` (``rest = 1 - pct``, computed directly).
+
+    Evaluated with :meth:`lrkit.xp.Ops.cos_bell` and :meth:`lrkit.xp.Ops.lerp`,
+    which keep full precision where PyTorch's forms cancel (``pct`` near 1).
+    """
     if shape == "cos":
-        return end + (start - end) / 2.0 * (xp.cos(xp.pi * pct) + 1)
-    return (end - start) * pct + start
+        return end + (start - end) * xp.cos_bell(pct, rest)
+    return xp.lerp(start, end, pct, rest)
 
 
 @schedule_class
@@ -79,7 +83,8 @@ class Interpolate(Schedule):
                 out = xp.where(t >= t1, v1, out)
                 continue
             pct = xp.clip((t - t0) / (t1 - t0), 0.0, 1.0)
-            out = xp.where(t >= t0, _anneal(v0, v1, pct, self.shape, xp), out)
+            rest = xp.clip((t1 - t) / (t1 - t0), 0.0, 1.0)
+            out = xp.where(t >= t0, _anneal(v0, v1, pct, rest, self.shape, xp), out)
         t_end, v_end = self.knots[-1]
         out = xp.where(t >= t_end, v_end, out)
         for tk, vk in self.knots:  # exact at the knots (at a jump, the later value wins)
@@ -231,7 +236,9 @@ class CosineRestarts(Schedule):
         start = self._start(i, xp)
         period = self.every * xp.power(self.mult, i)
         peak = self.peak * xp.power(self.decay, i)
-        out = self.end + (peak - self.end) * (1.0 + xp.cos(xp.pi * (t - start) / period)) / 2
+        z = (t - start) / period
+        rest = xp.maximum((self._start(i + 1.0, xp) - t) / period, 0.0)
+        out = self.end + (peak - self.end) * xp.cos_bell(z, rest)
         if self.cycles is not None:
             out = xp.where(i >= self.cycles, self.end, out)
         return out

@@ -40,6 +40,12 @@ class _Anneal(Schedule):
             return c / steps
         return xp.power(c / steps, k)
 
+    def _rest(self, t: Array, xp: Ops, k: float = 1.0) -> Array:
+        """``1 - progress``, computed without cancellation when ``k == 1``."""
+        if k == 1.0:
+            return (self.steps - xp.minimum(t, self.steps)) / self.steps
+        return 1.0 - self._progress(t, xp, k)
+
 
 @schedule_class
 class Linear(_Anneal):
@@ -66,7 +72,7 @@ class Linear(_Anneal):
         self._check_range("init")
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        return self.init + (self.end - self.init) * self._progress(t, xp)
+        return xp.lerp(self.init, self.end, self._progress(t, xp), self._rest(t, xp))
 
 
 @schedule_class
@@ -105,10 +111,10 @@ class Polynomial(_Anneal):
     def _f(self, t: Array, xp: Ops) -> Array:
         if self.cycle:
             horizon = self.steps * xp.maximum(-xp.floor(-t / self.steps), 1.0)
-            z = xp.power(t / horizon, self.k_decay)
+            rest = 1.0 - xp.power(t / horizon, self.k_decay)
         else:
-            z = self._progress(t, xp, self.k_decay)
-        return (self.init - self.end) * xp.power(1.0 - z, self.power) + self.end
+            rest = self._rest(t, xp, self.k_decay)
+        return (self.init - self.end) * xp.power(rest, self.power) + self.end
 
 
 @schedule_class
@@ -142,7 +148,8 @@ class Cosine(_Anneal):
         self._set("k_decay", _check.positive(self.name, "k_decay", self.k_decay))
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        c = (1.0 + xp.cos(xp.pi * self._progress(t, xp, self.k_decay))) / 2
+        k = self.k_decay
+        c = xp.cos_bell(self._progress(t, xp, k), self._rest(t, xp, k))
         if self.exponent != 1.0:
             c = xp.power(c, self.exponent)
         return self.end + (self.peak - self.end) * c
@@ -150,9 +157,14 @@ class Cosine(_Anneal):
 
 @schedule_class
 class Tanh(_Anneal):
-    """timm's tanh decay: ``end + 0.5 * (peak - end) * (1 - tanh(low * (1 - z) + high * z))``.
+    """timm's tanh decay: ``end + 0.5 * (peak - end) * (1 - tanh(low * (1 - z) + high * z))``
+    for ``t < steps``, then ``end``.
 
-    ``z = min(t, steps) / steps``; timm's defaults ``low=-7``, ``high=3``.
+    ``z = t / steps``; timm's defaults ``low=-7``, ``high=3``. The curve itself
+    stops short of ``end`` (``1 - tanh(high) > 0``); like timm's
+    ``TanhLRScheduler``, which sets ``lr_min`` once its cycle is over, the value
+    is ``end`` from ``t = steps`` on. Computed as ``end + (peak - end) / (1 + exp(2 x))``
+    (the same value, without the cancellation of ``1 - tanh(x)``).
 
     >>> from lrkit import tanh
     >>> round(tanh(peak=0.1, steps=100)(50), 6)
@@ -176,9 +188,10 @@ class Tanh(_Anneal):
 
     def _f(self, t: Array, xp: Ops) -> Array:
         z = self._progress(t, xp)
-        return self.end + 0.5 * (self.peak - self.end) * (
-            1.0 - xp.tanh(self.low * (1.0 - z) + self.high * z)
-        )
+        # 1 - tanh(x) == 2 / (1 + exp(2x)), without the cancellation of 1 - tanh(x) for x >> 0
+        x = self.low * (1.0 - z) + self.high * z
+        out = self.end + (self.peak - self.end) / (1.0 + xp.exp(2.0 * x))
+        return xp.where(t >= self.steps, self.end, out)
 
 
 @schedule_class
@@ -200,7 +213,7 @@ class Rex(_Anneal):
         self._check_range("peak")
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        r = 1.0 - self._progress(t, xp)
+        r = self._rest(t, xp)
         return self.end + (self.peak - self.end) * r / (0.5 + 0.5 * r)
 
 
@@ -271,11 +284,13 @@ class WSD(Schedule):
         return float(self.steps)
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        d = xp.clip((t - (self.steps - self.decay)) / self.decay, 0.0, 1.0)
+        # rest = 1 - d is computed directly: exactly 0 at t == steps, whatever the rounding
+        rest = xp.clip((self.steps - t) / self.decay, 0.0, 1.0)
+        d = 1.0 - rest
         if self.shape == "linear":
-            f = 1.0 - d
+            f = rest
         elif self.shape == "cosine":
-            f = (1.0 + xp.cos(xp.pi * d)) / 2
+            f = xp.cos_bell(d, rest)
         else:
-            f = 1.0 - xp.sqrt(d)
+            f = rest / (1.0 + xp.sqrt(d))  # == 1 - sqrt(d), without cancellation near d = 1
         return self.end + (self.peak - self.end) * f

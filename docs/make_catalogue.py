@@ -1,0 +1,163 @@
+"""Regenerate docs/catalogue.md and its plots in docs/img/catalogue/.
+
+    .venv/bin/python docs/make_catalogue.py
+
+Every name in ``lrkit.REGISTRY`` gets a row (the one-line summary comes from the
+class docstring, as in ``lrkit list``) with an example spec and a small plot of it.
+The script fails if a registered name has no example here, so the page cannot fall
+behind the registry.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import lrkit
+from lrkit.cli.schedules import COMBINATORS, signature, summary
+from lrkit.plot import save
+
+DOCS = Path(__file__).resolve().parent
+IMG = DOCS / "img" / "catalogue"
+
+# name -> (example spec, steps shown)
+EXAMPLES: dict[str, tuple[str, int]] = {
+    "constant": ("constant(0.05)", 1000),
+    "time_decay": ("time_decay(0.1, decay=0.01)", 1000),
+    "step_decay": ("step_decay(0.1, drop=0.5, every=200)", 1000),
+    "exponential": ("exponential(0.1, k=0.005)", 1000),
+    "piecewise": ("piecewise(levels=(0.1, 0.05, 0.01), at=(300, 700))", 1000),
+    "multistep": ("multistep(0.1, drop=0.1, at=(500, 800))", 1000),
+    "linear": ("linear(init=0.1, end=0.01, steps=800)", 1000),
+    "polynomial": ("polynomial(init=0.1, steps=1000, power=2.0)", 1100),
+    "cosine": ("cosine(peak=0.1, steps=1000, end=0.01)", 1100),
+    "tanh": ("tanh(peak=0.1, steps=1000)", 1100),
+    "rex": ("rex(peak=0.1, steps=1000)", 1100),
+    "inverse_sqrt": ("inverse_sqrt(peak=0.1, timescale=50)", 1000),
+    "wsd": ("wsd(peak=0.1, steps=1000, decay=200)", 1100),
+    "interpolate": ("interpolate(knots=((0, 0.0), (200, 0.1), (600, 0.02), (1000, 0.05)), "
+                    "shape='cos')", 1100),
+    "one_cycle": ("one_cycle(peak=0.1, steps=1000)", 1100),
+    "cosine_restarts": ("cosine_restarts(peak=0.1, every=100, mult=2, decay=0.7)", 1500),
+    "cyclic": ("cyclic(init=0.01, peak=0.1, up=100, mode='triangular2')", 1000),
+    "join": ("join(linear(init=0.0, end=0.1, steps=100), constant(0.1, steps=400), "
+             "cosine(peak=0.1, steps=500))", 1100),
+    "warmup": ("warmup(cosine(peak=0.1, steps=1000), steps=100)", 1100),
+    "repeat": ("repeat(linear(init=0.1, end=0.0, steps=250))", 1000),
+    "shift": ("shift(cosine(peak=0.1, steps=500), steps=300)", 1000),
+    "stretch": ("stretch(cosine(peak=0.1, steps=100), total=800)", 1000),
+    "mul": ("step_decay(0.1, drop=0.5, every=250) * cyclic(init=0.5, peak=1.0, up=50)", 1000),
+    "add": ("0.5 * cosine(peak=0.1, steps=1000) + 0.01", 1100),
+    "min": ("min(linear(init=0.0, end=0.2, steps=500), exponential(0.2, k=0.003))", 1000),
+    "max": ("max(cosine(peak=0.1, steps=800), 0.02)", 1000),
+    "plateau": ("cosine(peak=0.1, steps=1000) * plateau(factor=0.5, patience=3)", 1100),
+}
+
+# (title, spec, steps, what it reproduces)
+RECIPES: list[tuple[str, str, int, str]] = [
+    ("constant with warm-up", "warmup(constant(0.1), steps=100)", 1000,
+     "Hugging Face `get_constant_schedule_with_warmup(W)`. "
+     "A constant never settles into a new value, so the ramp goes in front."),
+    ("Noam / inverse square root", "warmup(inverse_sqrt(peak=0.1, timescale=100), steps=100)",
+     2000,
+     "Hugging Face `get_inverse_sqrt_schedule(W)` (timescale defaults to W) and the "
+     "Transformer's Noam schedule: `P * min(t / W, sqrt(W / t))`."),
+    ("Keras InverseTimeDecay", "time_decay(0.1, rate=0.5, steps=100)", 1000,
+     "`keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=100, decay_rate=0.5)`: "
+     "`0.1 / (1 + 0.5 * t / 100)`; add `staircase=True` for its staircase."),
+    ("cosine with warm-up", "warmup(cosine(peak=0.1, steps=1000), steps=100)", 1100,
+     "Hugging Face `get_cosine_schedule_with_warmup(W=100, N=1000)` and optax "
+     "`warmup_cosine_decay_schedule(0, 0.1, 100, 1000)`: N counts the warm-up."),
+    ("fastai one-cycle", "one_cycle(peak=0.1, steps=1000, pct=0.25, final_div=4000)", 1100,
+     "fastai `fit_one_cycle(lr_max=0.1, div=25, div_final=1e5, pct_start=0.25)`: fastai's "
+     "final value is `lr_max / div_final` relative to the peak, so `final_div = div_final / "
+     "div = 4000`. fastai places its knots at fractions of training (peak at `0.25 * N`, "
+     "end at `N`) where one_cycle follows PyTorch (`pct * N - 1`, `N - 1`); the curve "
+     "placed exactly as fastai's is `interpolate(knots=((0, 0.004), (250, 0.1), "
+     "(1000, 1e-06)), shape='cos')`."),
+]
+
+STEPS_NOTE = (
+    "Each plot shows `t = 0 .. steps` (x: step, y: learning rate); finite schedules are "
+    "shown a little past their end so that the hold is visible."
+)
+
+
+def _png(name: str, spec: str, steps: int) -> str:
+    path = IMG / f"{name}.png"
+    save(lrkit.parse(spec), steps, path, size=(3.2, 1.9), dpi=80, legend=False)
+    return f"img/catalogue/{path.name}"
+
+
+def _row(name: str, text: str, spec: str, steps: int) -> str:
+    img = _png(name, spec, steps)
+    cell = text.replace("|", "\\|")
+    return f"| `{name}` | {cell} | `{spec}` | ![{name}]({img}) |"
+
+
+def main() -> int:
+    missing = sorted(set(lrkit.REGISTRY) - set(EXAMPLES))
+    if missing:
+        print(f"make_catalogue: no example for {', '.join(missing)}", file=sys.stderr)
+        return 1
+    IMG.mkdir(parents=True, exist_ok=True)
+    for old in IMG.glob("*.png"):
+        old.unlink()
+    head = "| name | what it computes | example | plot |\n|---|---|---|---|"
+    schedules = [n for n in lrkit.REGISTRY if n not in COMBINATORS]
+    combinators = [n for n in lrkit.REGISTRY if n in COMBINATORS]
+
+    def rows(names: list[str]) -> str:
+        return "\n".join(_row(n, summary(lrkit.REGISTRY[n], markdown=True), *EXAMPLES[n])
+                         for n in sorted(names))
+
+    sigs = "\n".join(f"    {signature(lrkit.REGISTRY[n])}" for n in sorted(lrkit.REGISTRY))
+    recipes = "\n".join(
+        f"| {title} | `{spec}` | {text} | ![{title}]({_png(f'recipe_{i}', spec, steps)}) |"
+        for i, (title, spec, steps, text) in enumerate(RECIPES)
+    )
+    for _, spec, _, _ in RECIPES:  # every recipe is a valid spec that round-trips
+        assert lrkit.parse(repr(lrkit.parse(spec))) == lrkit.parse(spec)
+    page = f"""# The lrkit catalogue
+
+<!-- generated by docs/make_catalogue.py from lrkit.REGISTRY; edit that script, not this page -->
+
+Every schedule and combinator, with an example spec and its plot. `lrkit list` prints the
+same catalogue in the terminal; `lrkit plot SPEC` draws any example. Spec names are the
+Python names (`lrkit.cosine(peak=0.1, steps=1000)`); the language is described in
+[spec.md](spec.md). {STEPS_NOTE}
+
+## Schedules
+
+{head}
+{rows(schedules)}
+
+## Combinators
+
+Combinators build a schedule out of others; `a * b`, `a + b` and `s / 2` are the
+`mul`/`add` nodes, and a number stands for a constant.
+
+{head}
+{rows(combinators)}
+
+## Recipes
+
+Schedules of other libraries that are one short expression here.
+
+| recipe | spec | what it reproduces | plot |
+|---|---|---|---|
+{recipes}
+
+## Signatures
+
+As written in a spec (`*` marks the start of keyword-only parameters):
+
+{sigs}
+"""
+    (DOCS / "catalogue.md").write_text(page, encoding="utf-8")
+    print(f"wrote {DOCS / 'catalogue.md'} and {len(list(IMG.glob('*.png')))} plots in {IMG}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Schedules as data: the spec language, dicts, files, pickling, and spec errors."""
+
+import json
+import pickle
+
+import pytest
+
+import lrkit
+from lrkit import SpecError
+
+EXAMPLES = [
+    "constant(0.05)",
+    "constant(0.1, steps=100)",
+    "time_decay(0.05, decay=0.0001)",
+    "time_decay(0.05, decay=0.0001, compounding=True)",
+    "time_decay(0.1, rate=0.5, steps=100, staircase=True)",
+    "step_decay(0.1, drop=0.5, every=10, offset=1)",
+    "exponential(0.1, k=0.09)",
+    "exponential(0.1, rate=0.96, steps=1000, staircase=True, end=0.001)",
+    "piecewise(levels=(0.1, 0.01, 0.001), at=(100, 200), after=True)",
+    "multistep(0.1, drop=0.1, at=(30, 30, 80))",
+    "linear(init=0.0, end=0.1, steps=10)",
+    "polynomial(init=0.1, steps=100, end=0.001, power=2.0, cycle=True, k_decay=1.5)",
+    "cosine(peak=0.1, steps=10000, end=1e-05, exponent=2.0, k_decay=0.5)",
+    "tanh(peak=0.1, steps=100, end=0.01, low=-6.0, high=4.0)",
+    "rex(peak=0.1, steps=100, end=0.001)",
+    "inverse_sqrt(peak=0.01, timescale=4000)",
+    "wsd(peak=0.1, steps=1000, decay=200, end=0.001, shape='cosine')",
+    "interpolate(knots=((0, 0.0), (10, 1.0), (20, 0.5)), shape='cos')",
+    "one_cycle(peak=0.1, steps=1000, pct=0.25, div=10.0, final_div=100.0, shape='linear', "
+    "three_phase=True)",
+    "cosine_restarts(peak=0.1, every=10, mult=2, decay=0.5, end=0.001, cycles=3)",
+    "cyclic(init=0.001, peak=0.006, up=2000, down=1000, mode='exp_range', gamma=0.999)",
+    "warmup(cosine(peak=0.1, steps=10000), steps=500)",
+    "warmup(inverse_sqrt(peak=0.01, timescale=4000), steps=4000, init=1e-05, shape='exp')",
+    "warmup(cosine(peak=0.1, steps=100), steps=10, shape='cos', fit=False)",
+    "join(linear(init=0.0, end=0.1, steps=100), cosine(peak=0.1, steps=900), constant(0.0))",
+    "join(constant(0.1), constant(0.01), at=(50,))",
+    "repeat(cosine(peak=0.1, steps=100))",
+    "repeat(exponential(0.1, k=0.1), every=30)",
+    "shift(cosine(peak=0.1, steps=100), steps=-20)",
+    "stretch(cosine(peak=0.1, steps=100), total=1000)",
+    "0.5 * cosine(peak=0.1, steps=100) + 1e-05",
+    "cosine(peak=0.1, steps=100) * (linear(init=1.0, end=0.5, steps=10) + 0.5)",
+    "constant(0.5) * 0.2",
+    "min(cosine(peak=0.1, steps=100), constant(0.05))",
+    "max(cosine(peak=0.1, steps=100), constant(0.001))",
+    "warmup(join(constant(0.1, steps=10), 0.5 * repeat(cosine(peak=0.1, steps=10))), steps=3)",
+    "cosine(peak=0.1, steps=100) * plateau(factor=0.5, patience=3)",
+]
+
+
+@pytest.fixture(params=EXAMPLES)
+def sched(request):
+    return lrkit.parse(request.param)
+
+
+def test_repr_is_the_spec(sched):
+    again = lrkit.parse(repr(sched))
+    assert again == sched and hash(again) == hash(sched)
+    assert repr(again) == repr(sched)
+    assert str(sched) == repr(sched)
+
+
+@pytest.mark.parametrize("text", EXAMPLES)
+def test_canonical_examples_print_as_written(text):
+    assert repr(lrkit.parse(text)) == text
+
+
+def test_dict_json_roundtrip(sched):
+    d = sched.to_dict()
+    assert d["type"] == sched.name
+    back = lrkit.from_dict(json.loads(json.dumps(d)))
+    assert back == sched and hash(back) == hash(sched)
+    assert back.to_dict() == d
+
+
+def test_pickle_roundtrip(sched):
+    back = pickle.loads(pickle.dumps(sched))
+    assert back == sched and hash(back) == hash(sched)
+    assert back(123.5) == sched(123.5)
+
+
+def test_dumps_formats(sched):
+    assert lrkit.dumps(sched) == repr(sched)
+    assert lrkit.from_dict(json.loads(lrkit.dumps(sched, "json"))) == sched
+    import yaml
+
+    assert lrkit.from_dict(yaml.safe_load(lrkit.dumps(sched, "yaml"))) == sched
+    with pytest.raises(ValueError, match="format must be one of"):
+        lrkit.dumps(sched, "xml")
+
+
+def test_values_are_hashable_and_compare():
+    a = lrkit.cosine(peak=0.1, steps=100)
+    assert a == lrkit.parse("cosine(peak=0.1, steps=100)")
+    assert a != lrkit.cosine(peak=0.1, steps=101)
+    assert len({a, lrkit.cosine(peak=0.1, steps=100), lrkit.cosine(peak=0.2, steps=100)}) == 2
+    with pytest.raises(AttributeError):
+        a.peak = 1.0
+
+
+def test_load_json_yaml_toml(tmp_path):
+    s = lrkit.parse("warmup(cosine(peak=0.1, steps=10000, end=1e-05), steps=500)")
+    (tmp_path / "s.json").write_text(json.dumps(s.to_dict()))
+    (tmp_path / "s.yaml").write_text(lrkit.dumps(s, "yaml"))
+    (tmp_path / "s.yml").write_text(f"schedule: {repr(s)!r}\n")
+    (tmp_path / "s.toml").write_text(
+        'type = "warmup"\nsteps = 500\n\n'
+        '[schedule]\ntype = "cosine"\npeak = 0.1\nsteps = 10000\nend = 1e-05\n')
+    (tmp_path / "spec.toml").write_text(f"schedule = {repr(s)!r}\n")
+    (tmp_path / "wrapped.json").write_text(json.dumps({"schedule": s.to_dict()}))
+    for name in ("s.json", "s.yaml", "s.yml", "s.toml", "spec.toml", "wrapped.json"):
+        assert lrkit.load(tmp_path / name) == s, name
+        assert lrkit.load(str(tmp_path / name)) == s, name
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(SpecError, match="does not exist"):
+        lrkit.load(tmp_path / "missing.json")
+    (tmp_path / "s.txt").write_text("cosine(peak=1, steps=2)")
+    with pytest.raises(SpecError, match=r"unknown extension '.txt'"):
+        lrkit.load(tmp_path / "s.txt")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(SpecError, match="is not valid json"):
+        lrkit.load(tmp_path / "bad.json")
+    (tmp_path / "bad.toml").write_text("= 1")
+    with pytest.raises(SpecError, match="is not valid toml"):
+        lrkit.load(tmp_path / "bad.toml")
+    # YAML tags that would build Python objects are refused (safe_load)
+    (tmp_path / "evil.yaml").write_text("!!python/object/apply:os.system ['touch EVIL']\n")
+    with pytest.raises(SpecError, match="is not valid yaml"):
+        lrkit.load(tmp_path / "evil.yaml")
+    (tmp_path / "notype.json").write_text(json.dumps({"peak": 1}))
+    with pytest.raises(SpecError, match="needs a 'type' key"):
+        lrkit.load(tmp_path / "notype.json")
+
+
+def test_from_dict_errors():
+    with pytest.raises(SpecError, match=r"unknown schedule type 'cosin'; did you mean 'cosine'"):
+        lrkit.from_dict({"type": "cosin", "peak": 1, "steps": 2})
+    with pytest.raises(SpecError, match=r"cosine: unknown parameter 'peek'; did you mean 'peak'"):
+        lrkit.from_dict({"type": "cosine", "peek": 1, "steps": 2})
+    with pytest.raises(SpecError, match=r"needs a mapping"):
+        lrkit.from_dict([1, 2])
+    with pytest.raises(SpecError, match=r"cosine: .*steps"):
+        lrkit.from_dict({"type": "cosine", "peak": 1})
+    with pytest.raises(ValueError, match=r"cosine: peak must be >= 0, got -1"):
+        lrkit.from_dict({"type": "cosine", "peak": -1, "steps": 2})
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    ("cosin(peak=0.1, steps=10)",
+     r"^unknown schedule 'cosin' at column 1; did you mean 'cosine'\?$"),
+    ("warmup(cosnie(peak=0.1, steps=10), steps=2)",
+     r"^unknown schedule 'cosnie' at column 8; did you mean 'cosine'\?$"),
+    ("cosine(peek=0.1, steps=10)",
+     r"^cosine\(\) has no parameter 'peek' at column 8; did you mean 'peak'\?$"),
+    ("cosine(peak=0.1, steps=10, zzz=1)",
+     r"^cosine\(\) has no parameter 'zzz' at column 28; valid: peak, steps, end, exponent"),
+    ("cosine(peak=0.1, steps=10, peak=0.2)", r"got parameter 'peak' twice at column 28"),
+    ("cosine(0.1, 10)", r"cosine\(\) takes no positional arguments, got 2 at column 8"),
+    ("cosine(peak=1j, steps=10)", r"unsupported literal 1j at column 13"),
+    ("cosine(peak=b'1', steps=10)", r"unsupported literal b'1' at column 13"),
+    ("cosine(peak={1: 2}, steps=10)", r"unsupported syntax '\{1: 2\}' at column 13"),
+    ("cosine(peak=0.1, steps=10).peak", r"unsupported syntax .* at column 1"),
+    ("cosine(peak=0.1, steps=10)[0]", r"unsupported syntax .* at column 1"),
+    ("lambda: cosine(peak=0.1, steps=10)", r"unsupported syntax 'lambda"),
+    ("os.system('true')", r"a call must name a schedule"),
+    ("cosine(peak=0.1, steps=10) ** 2", r"unsupported operator Pow; use \*, \+ or /"),
+    ("cosine(peak=0.1, steps=10) - 0.01", r"unsupported operator Sub"),
+    ("-cosine(peak=0.1, steps=10)", r"unary minus needs a number"),
+    ("foo", r"unknown name 'foo' at column 1"),
+    ("cosin", r"unknown name 'cosin' at column 1; did you mean 'cosine'"),
+    ("cosine", r"'cosine' is a schedule: call it"),
+    ("", r"^empty spec"),
+    ("   \n ", r"^empty spec"),
+    ("cosine(peak=0.1, steps=", r"cannot parse spec at column"),
+    ("'cosine'", r"a spec must describe a schedule"),
+    ("cosine(peak=-0.1, steps=10)", r"cosine: peak must be >= 0, got -0.1"),
+    ("cosine(peak=0.1, steps=0)", r"cosine: steps must be > 0, got 0"),
+    ("cosine(peak=True, steps=10)", r"cosine: peak must be a number, got True"),
+    ("cosine(peak=0.1, steps=1e999)", r"cosine: steps must be finite, got inf"),
+    ("cosine(peak=0.1, steps=1" + "0" * 400 + ")", r"cosine: steps must be finite"),
+    ("cosine(**{'peak': 1})", r"\*\* is not supported"),
+    ("cosine(peak=0.1, steps=10) / 0", r"divisor must be > 0, got 0"),
+    ("1 / 0", r"division by zero"),
+])
+def test_spec_errors(text, pattern):
+    with pytest.raises(SpecError, match=pattern):
+        lrkit.parse(text)
+
+
+def test_spec_error_is_a_value_error():
+    assert issubclass(SpecError, ValueError)
+    with pytest.raises(SpecError, match="a spec must be a string"):
+        lrkit.parse(42)
+
+
+ATTACKS = [
+    "__import__('os').system('touch PWNED')",
+    "cosine(peak=__import__('os').system('touch PWNED'), steps=10)",
+    "constant(0.1, steps=exec(\"open('PWNED', 'w')\"))",
+    "eval(\"open('PWNED', 'w')\")",
+    "open('PWNED', 'w')",
+    "().__class__.__base__.__subclasses__()",
+    "[x for x in [open('PWNED', 'w')]]",
+    "(lambda: open('PWNED', 'w'))()",
+    "cosine(peak=0.1, steps=10) + open('PWNED', 'w')",
+    "constant((f := open('PWNED', 'w')))",
+    "constant(0.1) if open('PWNED', 'w') else constant(0.2)",
+]
+
+
+@pytest.mark.parametrize("text", ATTACKS)
+def test_parse_never_evaluates_code(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError):
+        lrkit.parse(text)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_numbers_and_names_in_specs():
+    assert lrkit.parse("0.5") == lrkit.constant(0.5)
+    assert lrkit.parse("constant(0.1, steps=inf)".replace("inf", "10")).length == 10
+    s = lrkit.parse("exponential(0.1, rate=0.5, end=None)")
+    assert s == lrkit.exponential(0.1, rate=0.5)
+    assert lrkit.parse("piecewise(levels=[0.1, 0.01], at=[5])") == lrkit.piecewise(
+        levels=(0.1, 0.01), at=(5,))
+    assert lrkit.parse("join(pieces=(constant(1.0),))") == lrkit.join(lrkit.constant(1.0))
+    assert lrkit.parse("2 * 0.25") == lrkit.constant(0.5)
+    assert lrkit.parse("+0.5") == lrkit.constant(0.5)
