@@ -1,0 +1,28 @@
+"""Experiments: tasks, the batched trainer, the learning-rate range test.
+
+Importing this package is cheap: the submodules (which import torch) load on
+first attribute access, e.g. ``lrkit.experiment.train``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Task": "tasks", "get_task": "tasks", "from_file": "tasks", "from_factory": "tasks",
+    "BatchedModel": "tasks", "BUILTIN": "tasks",
+    "Run": "trainer", "RunResult": "trainer", "train": "trainer", "train_one": "trainer",
+    "steps_per_epoch": "trainer",
+    "find_lr": "lr_find", "find_lr_task": "lr_find", "LRFindResult": "lr_find",
+    "plot_lr_find": "lr_find",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
