@@ -1,0 +1,121 @@
+"""``from_torch``: a built ``torch.optim.lr_scheduler`` scheduler as an lrkit schedule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch.optim import lr_scheduler as T
+
+from ..compose import Repeat, join
+from ..plateau import Plateau
+from ..schedule import Constant, Schedule
+from ..schedules import (
+    CosineRestarts,
+    Cyclic,
+    Exponential,
+    Interpolate,
+    Linear,
+    MultiStep,
+    OneCycle,
+    Piecewise,
+    Polynomial,
+    StepDecay,
+)
+
+SUPPORTED = (
+    "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR",
+    "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR",
+    "SequentialLR", "ReduceLROnPlateau",
+)
+
+
+def _plateau(s: T.ReduceLROnPlateau, i: int) -> Schedule:
+    lr = float(s.optimizer.param_groups[i]["lr"])
+    p = Plateau(mode=s.mode, factor=s.factor, patience=s.patience, threshold=s.threshold,
+                threshold_mode=s.threshold_mode, cooldown=s.cooldown,
+                floor=float(s.min_lrs[i]), eps=s.eps)
+    return Constant(lr) * p
+
+
+def _one_cycle(s: T.OneCycleLR, i: int) -> Schedule:
+    g = s.optimizer.param_groups[i]
+    peak, low, final = float(g["max_lr"]), float(g["initial_lr"]), float(g["min_lr"])
+    phases = s._schedule_phases
+    return OneCycle(peak=peak, steps=s.total_steps,
+                    pct=(float(phases[0]["end_step"]) + 1) / s.total_steps,
+                    div=peak / low, final_div=low / final, shape=s._anneal_func_type,
+                    three_phase=len(phases) == 3)
+
+
+def _cyclic(s: T.CyclicLR, i: int) -> Schedule:
+    if getattr(s, "_scale_fn_custom", None) is not None:
+        raise TypeError("from_torch: CyclicLR with a custom scale_fn (a Python function) "
+                        "has no lrkit equivalent")
+    total = float(s.total_size)
+    up = total * s.step_ratio
+    return Cyclic(init=float(s.base_lrs[i]), peak=float(s.max_lrs[i]), up=up, down=total - up,
+                  mode=s.mode, gamma=s.gamma)
+
+
+def _cosine_annealing(s: T.CosineAnnealingLR, base: float) -> Schedule:
+    # PyTorch keeps following the cosine past T_max (back up to base at 2*T_max).
+    t, end = float(s.T_max), float(s.eta_min)
+    return Repeat(Interpolate(knots=((0.0, base), (t, end), (2 * t, base)), shape="cos"))
+
+
+def _exponential(s: T.ExponentialLR, base: float) -> Schedule:
+    if not 0 < s.gamma <= 1:
+        raise ValueError(f"from_torch: ExponentialLR gamma must be in (0, 1], got {s.gamma!r}")
+    return Exponential(base, rate=s.gamma)
+
+
+def _constant(s: T.ConstantLR, base: float) -> Schedule:
+    if s.total_iters <= 0:
+        return Constant(base)
+    return Piecewise(levels=(base * s.factor, base), at=(s.total_iters,))
+
+
+def _by_base(s: Any, base: float) -> Schedule | None:
+    """Schedulers that depend only on the group's base lr."""
+    if isinstance(s, T.StepLR):
+        return StepDecay(base, drop=s.gamma, every=s.step_size)
+    if isinstance(s, T.MultiStepLR):
+        return MultiStep(base, drop=s.gamma, at=tuple(sorted(s.milestones.elements())))
+    if isinstance(s, T.ConstantLR):
+        return _constant(s, base)
+    if isinstance(s, T.LinearLR):
+        return Linear(init=base * s.start_factor, end=base * s.end_factor, steps=s.total_iters)
+    if isinstance(s, T.ExponentialLR):
+        return _exponential(s, base)
+    if isinstance(s, T.PolynomialLR):
+        return Polynomial(init=base, steps=s.total_iters, power=s.power)
+    if isinstance(s, T.CosineAnnealingLR):
+        return _cosine_annealing(s, base)
+    if isinstance(s, T.CosineAnnealingWarmRestarts):
+        return CosineRestarts(peak=base, every=s.T_0, mult=s.T_mult, end=float(s.eta_min))
+    return None
+
+
+def convert(s: Any, i: int, depth: int = 0) -> Schedule:
+    """The schedule of param group ``i`` under scheduler ``s``.
+
+    A SequentialLR nested as the first child of another runs ``depth`` steps
+    ahead in PyTorch (the outer constructor steps it without undoing its
+    count), so its milestones come ``depth`` steps early; that is reproduced.
+    """
+    if isinstance(s, T.ReduceLROnPlateau):
+        return _plateau(s, i)
+    if isinstance(s, T.SequentialLR):
+        kids = [convert(c, i, depth + 1 if k == 0 else 0) for k, c in enumerate(s._schedulers)]
+        return join(*kids, at=tuple(m - depth for m in s._milestones))
+    if isinstance(s, T.OneCycleLR):
+        return _one_cycle(s, i)
+    if isinstance(s, T.CyclicLR):
+        return _cyclic(s, i)
+    if isinstance(s, T.LRScheduler):
+        out = _by_base(s, float(s.base_lrs[i]))
+        if out is not None:
+            return out
+    raise TypeError(
+        f"from_torch: cannot convert {type(s).__name__}; supported: {', '.join(SUPPORTED)}"
+    )
