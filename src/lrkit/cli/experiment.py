@@ -1,0 +1,244 @@
+"""``lrkit compare`` and ``lrkit find-lr``: train real models under schedules.
+
+torch, optuna, rich and matplotlib are imported inside the commands, so
+``lrkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from typing import Any, cast
+
+import click
+
+from . import main
+
+_TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic) or "
+              "package.module:factory  [default: digits-mlp]")
+
+
+def _task_options(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--task", default=None, metavar="NAME", help=_TASK_HELP),
+        click.option("--data", default=None, metavar="FILE",
+                     help="a .csv/.npz/.parquet table to train an MLP on (with --target)"),
+        click.option("--target", default=None, metavar="COL", help="the target column of --data"),
+        click.option("--batch-size", default=64, show_default=True, type=int),
+        click.option("--quiet", "-q", is_flag=True, help="no progress bars or table"),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _optim_options(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="sgd",
+                     show_default=True),
+        click.option("--momentum", type=float, default=0.9, show_default=True,
+                     help="SGD momentum (Adam's beta1)"),
+        click.option("--nesterov", is_flag=True),
+        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+    ]):
+        f = opt(f)
+    return f
+
+
+class _Bars:
+    """rich progress bars with ETA on stderr (the ``Progress`` that ``run_compare`` reports to)."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.bars: Any = None
+        if not quiet:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bars = Progress(
+                TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=self.console, transient=False,
+            )
+
+    def __enter__(self) -> _Bars:
+        if self.bars is not None:
+            self.bars.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+
+    def phase(self, name: str, total: int) -> Any:
+        if self.bars is None or total <= 0:
+            return lambda n: None
+        task = self.bars.add_task(name, total=total)
+        return lambda n: self.bars.advance(task, n)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, highlight=False, soft_wrap=True)
+
+
+@main.command("compare")
+@click.argument("specs", nargs=-1, metavar="[SCHEDULE]...")
+@click.option("--schedules", "-s", multiple=True, metavar="SPEC",
+              help="a default name (constant, time-based, step-based, exponential, cosine, "
+                   "one-cycle, wsd), a spec (N = total steps), a schedule file, or label=SPEC; "
+                   "repeat it or list them after it  [default: all seven defaults]")
+@_task_options
+@click.option("--epochs", type=int, default=None, help="training length in epochs  [default: 20]")
+@click.option("--steps", type=int, default=None, help="training length in optimizer steps")
+@click.option("--seeds", default="5", show_default=True,
+              help="a count (5 = seeds 0..4) or a list like 0,4,7")
+@click.option("--peaks", default="auto", show_default=True,
+              help="auto (range-test suggestion x 1/3, 1, 3, extended by x3 up to twice "
+                   "while a schedule's best peak is at an edge), auto:F1,F2,.. , peaks like "
+                   "0.01,0.1, or spec (run each schedule as written)")
+@_optim_options
+@click.option("--jobs", "-j", type=int, default=1, show_default=True,
+              help="worker processes (one torch thread each)")
+@click.option("--chunk-size", type=int, default=None,
+              help="runs trained together as one batched model  [default: 21]")
+@click.option("--out", "-o", default="lrkit-out", show_default=True,
+              help="directory for compare.png, results.json, report.html")
+@click.option("--storage", default=None,
+              help="Optuna storage URL  [default: sqlite:///<out>/lrkit.db]")
+@click.option("--study", default="lrkit-compare", show_default=True, help="Optuna study name")
+@click.option("--target-acc", type=float, default=None,
+              help="steps to reach this validation accuracy  [default: 0.95 for classifiers]")
+@click.option("--target-loss", type=float, default=None,
+              help="steps to reach this validation loss")
+@click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
+def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | None,
+                data: str | None, target: str | None, batch_size: int, quiet: bool,
+                epochs: int | None, steps: int | None, seeds: str, peaks: str, optimizer: str,
+                momentum: float, nesterov: bool, weight_decay: float, jobs: int,
+                chunk_size: int | None, out: str, storage: str | None, study: str,
+                target_acc: float | None, target_loss: float | None, as_json: bool) -> None:
+    """Train a task under several schedules, fairly, and rank them.
+
+    Every schedule is a shape over the N training steps, rescaled to each peak
+    learning rate tried; all get the same peaks and seeds and are reported at
+    their best peak. Finished runs are stored in an Optuna study at once: run
+    the same command again to resume. Writes compare.png, results.json and a
+    self-contained report.html into --out.
+
+    \b
+    lrkit compare
+    lrkit compare -s cosine -s "fast=cosine(peak=1, steps=N/2)" --epochs 10
+    lrkit compare --data table.csv --target label --peaks 0.01,0.1
+    """
+    from ..experiment import compare as cmp
+
+    t0 = time.perf_counter()
+    opts = cmp.Options(
+        task=task, data=data, target=target, schedules=[*schedules, *specs], epochs=epochs,
+        steps=steps, seeds=seeds, peaks=peaks, batch_size=batch_size, optimizer=optimizer,
+        momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, jobs=jobs,
+        chunk_size=chunk_size or cmp.DEFAULT_CHUNK, out=out, storage=storage, study=study,
+        target_acc=target_acc, target_loss=target_loss,
+        command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])
+        if len(sys.argv) > 1 and sys.argv[1] == "compare" else None,
+    )
+    with _Bars(quiet) as bars:
+        report = cmp.run_compare(opts, cast(cmp.Progress, bars))
+    from ..experiment import report as rep
+
+    lf_png = None
+    timing = report.pop("_timing", {})
+    lr_find = report.pop("_lr_find", None)
+    t_report = time.perf_counter()
+    os.makedirs(out, exist_ok=True)
+    if lr_find is not None:
+        from ..experiment.lr_find import plot_lr_find
+
+        lf_png = os.path.join(out, "lr_find.png")
+        plot_lr_find(cmp.lr_find_result(lr_find), lf_png)
+    paths = rep.write_report(report, out, lf_png)
+    timing["report"] = time.perf_counter() - t_report
+    if as_json:
+        click.echo(rep.to_json(report), nl=False)
+    if not quiet:
+        rep.print_table(report, bars.console if as_json else None)
+        winner = report["schedules"][0]
+        bars.note(f"winner: {winner['label']} at peak {rep.fmt_num(winner['best_peak'])}; "
+                  f"{time.perf_counter() - t0:.1f} s ("
+                  + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in timing.items()) + ")")
+        bars.note(f"wrote {paths['png']}, {paths['json']}, {paths['html']}"
+                  + (f", {lf_png}" if lf_png else ""))
+
+
+def _steps(bars: _Bars, name: str) -> Any:
+    from ..experiment.compare import steps_progress
+
+    return steps_progress(cast(Any, bars), name)
+
+
+@main.command("find-lr")
+@_task_options
+@click.option("--seeds", default="3", show_default=True,
+              help="a count (3 = seeds 0,1,2) or a list like 0,4,7")
+@click.option("--start", type=float, default=None, help="first learning rate of the sweep")
+@click.option("--end", type=float, default=None, help="last learning rate of the sweep")
+@click.option("--steps", type=int, default=None, help="number of sweep steps")
+@click.option("--linear", is_flag=True, help="a linear sweep (default: exponential)")
+@click.option("--method", type=click.Choice(["valley", "steep", "minimum"]), default="valley",
+              show_default=True, help="which suggestion to print")
+@_optim_options
+@click.option("--out", "-o", default="lrkit-out", show_default=True,
+              help="directory for lr_find.png")
+def find_lr_cmd(task: str | None, data: str | None, target: str | None, batch_size: int,
+                quiet: bool, seeds: str, start: float | None, end: float | None,
+                steps: int | None, linear: bool, method: str, optimizer: str, momentum: float,
+                nesterov: bool, weight_decay: float, out: str) -> None:
+    """Find a good learning rate with the range test.
+
+    Sweep the learning rate up while training, smooth the loss, stop when it
+    diverges, print the suggested learning rate (alone, on stdout) and write
+    lr_find.png with every suggestion marked.
+
+    \b
+    lrkit find-lr
+    lrkit find-lr --data table.csv --target label --start 1e-5 --end 1
+    """
+    from ..experiment import compare as cmp
+
+    ref = cmp.TaskRef.of(task, data, target)
+    seed_list = cmp.parse_seeds(seeds)
+    the_task = ref.load()
+    from ..experiment.lr_find import find_lr_task, plot_lr_find
+
+    kw: dict[str, Any] = {"seeds": seed_list, "batch_size": batch_size, "suggestion": method,
+                          "mode": "linear" if linear else "exp", "optimizer": optimizer,
+                          "momentum": momentum, "nesterov": nesterov,
+                          "weight_decay": weight_decay}
+    for k, v in (("start", start), ("end", end), ("steps", steps)):
+        if v is not None:
+            kw[k] = v
+    import torch
+
+    torch.set_num_threads(1)  # small models: more threads only spin
+    with _Bars(quiet) as bars:
+        kw["progress"] = _steps(bars, "range test")
+        res = find_lr_task(the_task, **kw)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "lr_find.png")
+    plot_lr_find(res, path)
+    click.echo(f"{res.suggestion:.4g}")
+    others = ", ".join(f"{k} {v:.3g}" for k, v in res.suggestions.items() if k != method)
+    bars.note(f"suggested learning rate for {the_task.name}: {method} {res.suggestion:.4g} "
+              f"(also {others}){'; the sweep stopped at divergence' if res.diverged else ''}; "
+              f"wrote {path}")
