@@ -139,7 +139,9 @@ def test_every_registered_leaf_has_exact_cases():
     covered = {lrkit.parse(spec).name for spec, _ in CASES}
     combinators = {"join", "warmup", "repeat", "shift", "stretch", "mul", "add", "min", "max",
                    "plateau"}
-    assert set(lrkit.REGISTRY) - combinators <= covered
+    # other test modules may register schedules of their own: lrkit's are the ones to cover
+    builtin = {n for n, c in lrkit.REGISTRY.items() if c.__module__.startswith("lrkit.")}
+    assert builtin - combinators <= covered
 
 
 FINITE = [spec for spec, _ in CASES if lrkit.parse(spec).length is not None]

@@ -84,9 +84,10 @@ def test_list_shows_every_registered_name(capsys, plain):
     assert code == 0
     for name in lrkit.REGISTRY:
         assert re.search(rf"\b{name}\b", out), name
-    assert "cosine(*, peak, steps, end=0.0, exponent=1.0, k_decay=1.0)" in out
-    assert "join(*pieces, at=None)" in out
-    assert "Cosine annealing from peak to end over steps" in out
+    if plain:  # rich wraps cells to fit, depending on what else is registered
+        assert "cosine(*, peak, steps, end=0.0, exponent=1.0, k_decay=1.0)" in out
+        assert "join(*pieces, at=None)" in out
+        assert "Cosine annealing from peak to end over steps" in out
 
 
 def test_list_rows_come_from_the_docstrings():

@@ -165,7 +165,9 @@ def test_the_catalogue_page_covers_the_registry():
     spec = importlib.util.spec_from_file_location("make_catalogue", docs / "make_catalogue.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert set(mod.EXAMPLES) == set(lrkit.REGISTRY)
+    # other test modules may register schedules of their own: lrkit's are the ones to cover
+    builtin = {n for n, c in lrkit.REGISTRY.items() if c.__module__.startswith("lrkit.")}
+    assert set(mod.EXAMPLES) == builtin
     page = (docs / "catalogue.md").read_text(encoding="utf-8")
     for name, (text, steps) in mod.EXAMPLES.items():
         s = lrkit.parse(text)
