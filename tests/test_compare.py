@@ -227,8 +227,10 @@ def test_summary_best_peak_rank_and_divergence():
 
 def test_extend_peaks_adds_the_next_peak_beyond_an_edge_for_everyone():
     rows = [{"best_peak": 0.1}, {"best_peak": 0.3}]
-    assert cmp.extend_peaks(rows, [0.1, 0.3, 0.9]) == [0.0333]
-    assert cmp.extend_peaks(rows, [0.1, 0.3]) == [0.9, 0.0333]
+    step = cmp.AUTO_FACTORS[-1] / cmp.AUTO_FACTORS[-2]  # the grid's own spacing
+    assert cmp.extend_peaks(rows, [0.1, 0.3, 0.9]) == [cmp.round_sig(0.1 / step)]
+    assert cmp.extend_peaks(rows, [0.1, 0.3]) == [cmp.round_sig(0.3 * step),
+                                                  cmp.round_sig(0.1 / step)]
     assert cmp.extend_peaks([{"best_peak": 0.3}], [0.1, 0.3, 0.9]) == []
     assert cmp.extend_peaks(rows, [0.3]) == []
 
@@ -261,12 +263,14 @@ def test_auto_peaks_use_the_range_test_once_and_extend_at_the_edge(tmp_path):
     o = cmp.Options(schedules=["constant", "cosine"], epochs=1, seeds=2, out=str(tmp_path))
     report = cmp.run_compare(o)
     lf = report["lr_find"]
-    assert lf["method"] == "valley" and lf["suggestion"] > 0 and lf["seeds"] == [0, 1]
+    assert lf["method"] == cmp.RANGE_TEST["suggestion"]
+    assert lf["suggestion"] > 0 and lf["seeds"] == [0, 1]
     first = [cmp.round_sig(lf["suggestion"] * f) for f in cmp.AUTO_FACTORS]
     peaks = report["config"]["peaks"]
-    assert set(first) <= set(peaks) and len(peaks) <= 3 + 2 * cmp.MAX_EXTEND
+    n = len(cmp.AUTO_FACTORS)
+    assert set(first) <= set(peaks) and len(peaks) <= n + 2 * cmp.MAX_EXTEND
     rounds = report["config"]["peak_extensions"]
-    assert len(peaks) - 3 >= rounds  # each round adds one or two peaks
+    assert len(peaks) - n >= rounds  # each round adds one or two peaks
     assert rounds == cmp.MAX_EXTEND or not any(r["edge"] for r in report["schedules"])
     assert all(r["runs"] == 2 * len(peaks) for r in report["schedules"])
 

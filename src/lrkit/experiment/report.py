@@ -282,7 +282,7 @@ Command: <code>{e(report.get('command') or 'lrkit compare')}</code></p>
 largest value equals the peak being tried; every schedule is tried at the same peaks and seeds
 and reported at its best peak (lowest mean final validation loss; a peak where a seed diverged
 never wins). Ranked by that mean. With automatic peaks, the range test's suggestion is tried
-\u00d71/3, \u00d71 and \u00d73, and the grid grows by \u00d73 (at most twice) while a
+\u00d7{_factors()}, and the grid grows by its own factor (at most twice) while a
 schedule's best peak sits at its edge. {e(CI_DEFINITION)} vs #1: the final validation loss
 minus the winner's, seed by seed (a seed fixes the initialisation and data order of every
 schedule's run), mean \u00b1 95% interval; an interval that excludes 0 is a real gap.
@@ -293,6 +293,15 @@ meets the target, lower median over seeds;
 seeds of the schedule.</p>
 </body></html>
 """
+
+
+def _factors() -> str:
+    """``--peaks auto``'s factors as text: ``1/4, 1/2, 1, 2, 4``."""
+    from fractions import Fraction
+
+    from .compare import AUTO_FACTORS
+
+    return ", \u00d7".join(str(Fraction(f).limit_denominator(100)) for f in AUTO_FACTORS)
 
 
 def write_report(
