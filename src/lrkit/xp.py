@@ -102,9 +102,9 @@ class Ops:
         and applies Stirling's series with seven correction terms, so the same
         code runs in every namespace (``keras.ops`` has no ``lgamma``).
         """
-        prod = x
+        log_prod = self.log(x)  # a sum of logs: the product overflows float32 past x ~ 6e4
         for k in range(1, 8):
-            prod = prod * (x + k)
+            log_prod = log_prod + self.log(x + k)
         z = x + 8.0
         zi = 1.0 / z
         zi2 = zi * zi
@@ -112,7 +112,7 @@ class Ops:
         for c in _STIRLING[::-1]:
             series = series * zi2 + c
         series = series * zi
-        return (z - 0.5) * self.log(z) - z + _HALF_LOG_2PI + series - self.log(prod)
+        return (z - 0.5) * self.log(z) - z + _HALF_LOG_2PI + series - log_prod
 
     def __repr__(self) -> str:
         return f"<lrkit ops {self.name}>"

@@ -44,7 +44,8 @@ class _Anneal(Schedule):
         """``1 - progress``, computed without cancellation when ``k == 1``."""
         if k == 1.0:
             return (self.steps - xp.minimum(t, self.steps)) / self.steps
-        return 1.0 - self._progress(t, xp, k)
+        # exactly 0 from the end on: under jax.jit, XLA may round pow(1.0, k) to 1 - ulp
+        return xp.where(t >= self.steps, 0.0, 1.0 - self._progress(t, xp, k))
 
 
 @schedule_class
