@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import click
 
+from ..experiment import compare as cmp  # light: numpy and lrkit only
 from . import main
 
 _TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic) or "
@@ -98,19 +99,21 @@ class _Bars:
                    "one-cycle, wsd), a spec (N = total steps), a schedule file, or label=SPEC; "
                    "repeat it or list them after it  [default: all seven defaults]")
 @_task_options
-@click.option("--epochs", type=int, default=None, help="training length in epochs  [default: 20]")
+@click.option("--epochs", type=int, default=None,
+              help=f"training length in epochs  [default: {cmp.DEFAULT_EPOCHS}]")
 @click.option("--steps", type=int, default=None, help="training length in optimizer steps")
 @click.option("--seeds", default="5", show_default=True,
               help="a count (5 = seeds 0..4) or a list like 0,4,7")
 @click.option("--peaks", default="auto", show_default=True,
-              help="auto (range-test suggestion x 1/3, 1, 3, extended by x3 up to twice "
-                   "while a schedule's best peak is at an edge), auto:F1,F2,.. , peaks like "
-                   "0.01,0.1, or spec (run each schedule as written)")
+              help=f"auto (range-test suggestion x {cmp.auto_factors_text()}, extended by "
+                   "the grid's factor up to twice while a schedule's best peak is at an edge), "
+                   "auto:F1,F2,.. , peaks like 0.01,0.1, or spec (run each schedule as "
+                   "written)")
 @_optim_options
 @click.option("--jobs", "-j", type=int, default=1, show_default=True,
               help="worker processes (one torch thread each)")
 @click.option("--chunk-size", type=int, default=None,
-              help="runs trained together as one batched model  [default: 21]")
+              help=f"runs trained together as one batched model  [default: {cmp.DEFAULT_CHUNK}]")
 @click.option("--out", "-o", default="lrkit-out", show_default=True,
               help="directory for compare.png, results.json, report.html")
 @click.option("--storage", default=None,
@@ -140,7 +143,6 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     lrkit compare -s cosine -s "fast=cosine(peak=1, steps=N/2)" --epochs 10
     lrkit compare --data table.csv --target label --peaks 0.01,0.1
     """
-    from ..experiment import compare as cmp
 
     t0 = time.perf_counter()
     opts = cmp.Options(
@@ -214,7 +216,6 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None, batch_si
     lrkit find-lr
     lrkit find-lr --data table.csv --target label --start 1e-5 --end 1
     """
-    from ..experiment import compare as cmp
 
     ref = cmp.TaskRef.of(task, data, target)
     seed_list = cmp.parse_seeds(seeds)

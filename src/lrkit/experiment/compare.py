@@ -71,6 +71,19 @@ RECIPE = 2
 RANGE_TEST = {"steps": 200, "smooth": 0.9, "suggestion": "steep"}
 #: ``--peaks auto``: the range test's suggestion times these factors
 AUTO_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def auto_factors_text(sep: str = ", ") -> str:
+    """``AUTO_FACTORS`` as text.
+
+    >>> auto_factors_text()
+    '1/4, 1/2, 1, 2, 4'
+    """
+    from fractions import Fraction
+
+    return sep.join(str(Fraction(f).limit_denominator(100)) for f in AUTO_FACTORS)
+
+
 #: ``--peaks auto`` adds at most this many peaks beyond the grid's edges (see extend_peaks)
 MAX_EXTEND = 2
 #: the fraction of the last training steps the oscillation figure looks at

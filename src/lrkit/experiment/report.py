@@ -282,7 +282,7 @@ Command: <code>{e(report.get('command') or 'lrkit compare')}</code></p>
 largest value equals the peak being tried; every schedule is tried at the same peaks and seeds
 and reported at its best peak (lowest mean final validation loss; a peak where a seed diverged
 never wins). Ranked by that mean. With automatic peaks, the range test's suggestion is tried
-\u00d7{_factors()}, and the grid grows by its own factor (at most twice) while a
+\u00d7{_factors(TIMES_SEP)}, and the grid grows by its own factor (at most twice) while a
 schedule's best peak sits at its edge. {e(CI_DEFINITION)} vs #1: the final validation loss
 minus the winner's, seed by seed (a seed fixes the initialisation and data order of every
 schedule's run), mean \u00b1 95% interval; an interval that excludes 0 is a real gap.
@@ -295,13 +295,13 @@ seeds of the schedule.</p>
 """
 
 
-def _factors() -> str:
-    """``--peaks auto``'s factors as text: ``1/4, 1/2, 1, 2, 4``."""
-    from fractions import Fraction
+TIMES_SEP = ", \u00d7"
 
-    from .compare import AUTO_FACTORS
 
-    return ", \u00d7".join(str(Fraction(f).limit_denominator(100)) for f in AUTO_FACTORS)
+def _factors(sep: str) -> str:
+    from .compare import auto_factors_text
+
+    return auto_factors_text(sep)
 
 
 def write_report(
