@@ -134,7 +134,10 @@ def print_table(report: dict[str, Any], console: Any = None) -> None:
         caption=caption(report),
     )
     for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 1 else "right", no_wrap=True)
+        if i == 1:  # long schedule specs wrap; the figures never get cut
+            table.add_column(h, justify="left", overflow="fold", max_width=34)
+        else:
+            table.add_column(h, justify="right", no_wrap=True)
     for r, row in zip(report["schedules"], body):
         style = "bold green" if r["rank"] == 1 else ("red" if r["score"] is None else None)
         table.add_row(*row, style=style)
