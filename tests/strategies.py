@@ -89,8 +89,12 @@ def _exponential(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Sch
     if draw(st.booleans()):
         return lrkit.exponential(init, k=draw(_fraction(0.0, 10.0)))
     growing = not monotone and draw(st.booleans())
-    rate = draw(_fraction(1.0, 10.0) if growing else _fraction(1e-6, 1.0))
-    end = draw(lrs()) if growing else draw(st.one_of(st.none(), lrs()))
+    rate = draw(_fraction(1.0, 10.0).filter(lambda r: r > 1) if growing else _fraction(1e-6, 1.0))
+    # end bounds the curve on the far side of init: a ceiling above it, a floor below it
+    if growing:
+        end = init + draw(lrs())
+    else:
+        end = draw(st.one_of(st.none(), _fraction(0.0, 1.0).map(lambda f: f * init)))
     return lrkit.exponential(init, rate=rate, steps=draw(lengths(fractional=fractional)),
                              staircase=draw(st.booleans()), end=end)
 

@@ -174,6 +174,10 @@ def test_constructor_refuses_bad_number(ctor, good, name, value, exc):
     (lrkit.join, {"at": None}, ValueError, r"join: needs at least one piece"),
     (lrkit.minimum, {"a": C, "b": "x"}, ValueError, r"unknown name 'x'"),
     (lrkit.maximum, {"a": None, "b": C}, TypeError, r"a must be a schedule.*got None"),
+    (lrkit.exponential, {"init": 0.1, "rate": 0.5, "steps": 10, "end": 0.2}, ValueError,
+     r"exponential: end is the floor of a decay and must be <= init=0.1, got 0.2"),
+    (lrkit.exponential, {"init": 0.1, "rate": 2.0, "steps": 10, "end": 0.05}, ValueError,
+     r"exponential: end is the ceiling of a growing curve and must be >= init=0.1, got 0.05"),
 ])
 def test_constructor_refuses_bad_structure(ctor, kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):

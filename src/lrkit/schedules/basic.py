@@ -179,6 +179,12 @@ class Exponential(_RateForm):
         self._check_rate_form("k")
         if self.end is not None:
             self._set("end", _check.nonneg(self.name, "end", self.end))
+        if self.end is not None and self.growing and self.end < self.init:
+            raise ValueError(f"{self.name}: end is the ceiling of a growing curve and must be "
+                             f">= init={self.init!r}, got {self.end!r}")
+        if self.end is not None and not self.growing and self.end > self.init:
+            raise ValueError(f"{self.name}: end is the floor of a decay and must be "
+                             f"<= init={self.init!r}, got {self.end!r}")
         if self.rate is not None and self.rate > 1 and self.end is None:
             raise ValueError(
                 f"{self.name}: rate={self.rate!r} > 1 grows without bound; give end= as a ceiling"
@@ -282,7 +288,9 @@ class MultiStep(Schedule):
         return float(self.at[-1]) if self.at else 0.0
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        count = t * 0.0
-        for b in self.at:
-            count = count + xp.where(t >= b, 1.0, 0.0)
-        return self.init * xp.power(self.drop, count)
+        # The levels init * drop ** k are Python floats, computed once: every namespace
+        # then returns the same bits (a vectorised pow may round differently from libm's).
+        out = t * 0.0 + self.init
+        for k, b in enumerate(self.at, start=1):
+            out = xp.where(t >= b, self.init * self.drop**k, out)
+        return out
