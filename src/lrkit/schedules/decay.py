@@ -41,11 +41,9 @@ class _Anneal(Schedule):
         return xp.power(c / steps, k)
 
     def _rest(self, t: Array, xp: Ops, k: float = 1.0) -> Array:
-        """``1 - progress``, computed without cancellation when ``k == 1``."""
-        if k == 1.0:
-            return (self.steps - xp.minimum(t, self.steps)) / self.steps
-        # exactly 0 from the end on: under jax.jit, XLA may round pow(1.0, k) to 1 - ulp
-        return xp.where(t >= self.steps, 0.0, 1.0 - self._progress(t, xp, k))
+        """``1 - progress``, computed without cancellation (exactly 0 from the end on)."""
+        rest = (self.steps - xp.minimum(t, self.steps)) / self.steps
+        return rest if k == 1.0 else xp.one_minus_pow(self._progress(t, xp), rest, k)
 
 
 @schedule_class
@@ -112,7 +110,7 @@ class Polynomial(_Anneal):
     def _f(self, t: Array, xp: Ops) -> Array:
         if self.cycle:
             horizon = self.steps * xp.maximum(-xp.floor(-t / self.steps), 1.0)
-            rest = 1.0 - xp.power(t / horizon, self.k_decay)
+            rest = xp.one_minus_pow(t / horizon, (horizon - t) / horizon, self.k_decay)
         else:
             rest = self._rest(t, xp, self.k_decay)
         return (self.init - self.end) * xp.power(rest, self.power) + self.end
