@@ -161,3 +161,17 @@ def test_representative_schedules_agree(s):
 @given(schedules(fractional=True))
 def test_random_schedules_agree(s):
     _check(s)
+
+
+def test_integer_step_tensors_are_evaluated_in_floating_point():
+    # a step counter is usually an integer tensor; integer arithmetic would truncate
+    # t / steps to 0 and the schedule would never move
+    s = lrkit.parse("warmup(cosine(peak=0.1, steps=100), steps=10)")
+    t = np.arange(0, 120, 7)
+    want = s.values(t)
+    got = s.evaluate(torch.arange(0, 120, 7), "torch")
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=0)
+    k = s.evaluate(keras.ops.arange(0, 120, 7, dtype="int32"), "keras.ops")
+    assert "float" in keras.backend.standardize_dtype(k.dtype)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(k), want, rtol=1e-6, atol=1e-9)

@@ -143,10 +143,12 @@ def test_from_dict_errors():
         lrkit.from_dict({"type": "cosine", "peek": 1, "steps": 2})
     with pytest.raises(SpecError, match=r"needs a mapping"):
         lrkit.from_dict([1, 2])
-    with pytest.raises(SpecError, match=r"cosine: .*steps"):
+    with pytest.raises(SpecError, match=r"^cosine\(\) missing .*'steps'"):
         lrkit.from_dict({"type": "cosine", "peak": 1})
-    with pytest.raises(ValueError, match=r"cosine: peak must be >= 0, got -1"):
+    with pytest.raises(SpecError, match=r"^cosine: peak must be >= 0, got -1"):
         lrkit.from_dict({"type": "cosine", "peak": -1, "steps": 2})
+    with pytest.raises(SpecError, match=r"^cosine: end must be a number, got 'x'"):
+        lrkit.from_dict({"type": "cosine", "peak": 1, "steps": 2, "end": "x"})
 
 
 @pytest.mark.parametrize(("text", "pattern"), [

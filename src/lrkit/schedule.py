@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -145,9 +146,11 @@ class Schedule:
         ``keras.ops`` (module or name), or inferred from ``t`` when ``xp`` is None.
 
         No validation happens here (``t`` may be a traced value under
-        ``jax.jit``); pass ``t >= 0`` in float64 for full precision.
+        ``jax.jit``); pass ``t >= 0``. Integer torch and Keras tensors are cast
+        to float64 first; float32 input is computed in float32.
         """
-        return self._f(t, namespace(xp, like=t))
+        ops = namespace(xp, like=t)
+        return self._f(ops.as_float(t), ops)
 
     # -- structure -----------------------------------------------------------
     def _fields(self) -> list[dataclasses.Field[Any]]:
@@ -448,8 +451,15 @@ def from_dict(data: Any) -> Schedule:
         kwargs[key] = _from_data(v)
     try:
         return cls(**kwargs)
-    except TypeError as e:
-        raise SpecError(f"{kind}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise SpecError(constructor_error(kind, e)) from None
+
+
+def constructor_error(name: str, e: Exception) -> str:
+    """A constructor's error message, spoken in spec names: ``Cosine.__init__()`` becomes
+    ``cosine()``, and the ``name:`` prefix is added once."""
+    msg = re.sub(r"\b(?:\w+\.)?__init__\(\)", f"{name}()", str(e))
+    return msg if msg.startswith((f"{name}:", f"{name}()")) else f"{name}: {msg}"
 
 
 def _from_data(v: Any) -> Any:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .schedule import REGISTRY, Schedule, as_schedule, from_dict
+from .schedule import REGISTRY, Schedule, as_schedule, constructor_error, from_dict
 
 _CONSTANTS = {"inf": math.inf, "true": True, "false": False, "none": None}
 
@@ -149,8 +149,7 @@ class _Reader:
         try:
             return cls._from_args(args, kwargs)
         except (TypeError, ValueError) as e:
-            msg = str(e).replace("__init__()", f"{name}()")
-            raise self.fail(node, msg) from None
+            raise self.fail(node, constructor_error(name, e)) from None
 
 
 def _params(cls: type[Schedule]) -> list[str]:

@@ -31,6 +31,10 @@ class Ops:
     def asarray(self, x: Any) -> Array:
         raise NotImplementedError
 
+    def as_float(self, t: Array) -> Array:
+        """``t`` as floating point (integer step tensors become float64 where possible)."""
+        return t
+
     def where(self, cond: Array, a: Array, b: Array) -> Array:
         raise NotImplementedError
 
@@ -269,6 +273,11 @@ class _TorchOps(_ModuleOps):
     def asarray(self, x: Any) -> Array:
         return self.m.as_tensor(x)
 
+    def as_float(self, t: Array) -> Array:
+        if isinstance(t, self.m.Tensor) and not t.is_floating_point():
+            return t.to(self.m.float64)
+        return t
+
     def where(self, cond: Array, a: Array, b: Array) -> Array:
         like = a if isinstance(a, self.m.Tensor) else b
         return self.m.where(self._t(cond, None), self._t(a, like), self._t(b, like))
@@ -329,6 +338,14 @@ class _KerasOps(_ModuleOps):
 
     def asarray(self, x: Any) -> Array:
         return self.m.convert_to_tensor(x)
+
+    def as_float(self, t: Array) -> Array:
+        import keras
+
+        dtype = getattr(t, "dtype", None)
+        if dtype is not None and "float" not in keras.backend.standardize_dtype(dtype):
+            return self.m.cast(t, self._default_float())
+        return t
 
     def _default_float(self) -> str:
         import keras
