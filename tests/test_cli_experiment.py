@@ -80,6 +80,7 @@ def _csv(path, text):
 @pytest.mark.parametrize("case", [
     "missing data file", "missing column", "bad spec", "failing import", "empty dataset",
     "bad storage", "bad peaks", "bad seeds", "zero epochs", "both lengths", "target without data",
+    "zero chunk size",
 ])
 def test_bad_input_is_one_line_exit_2_and_storage_untouched(case, populated, tmp_path, capsys):
     d, url = populated
@@ -98,6 +99,7 @@ def test_bad_input_is_one_line_exit_2_and_storage_untouched(case, populated, tmp
         "zero epochs": ["--epochs", "0"],
         "both lengths": ["--steps", "10"],
         "target without data": ["--target", "y"],
+        "zero chunk size": ["--chunk-size", "0"],
     }[case]
     argv = ["compare", *TINY, "--out", str(tmp_path / "o"), "-q", *args]
     if case != "bad storage":

@@ -227,7 +227,7 @@ def test_summary_best_peak_rank_and_divergence():
 
 def test_extend_peaks_adds_the_next_peak_beyond_an_edge_for_everyone():
     rows = [{"best_peak": 0.1}, {"best_peak": 0.3}]
-    step = cmp.AUTO_FACTORS[-1] / cmp.AUTO_FACTORS[-2]  # the grid's own spacing
+    step = cmp.EXTEND_FACTOR
     assert cmp.extend_peaks(rows, [0.1, 0.3, 0.9]) == [cmp.round_sig(0.1 / step)]
     assert cmp.extend_peaks(rows, [0.1, 0.3]) == [cmp.round_sig(0.3 * step),
                                                   cmp.round_sig(0.1 / step)]

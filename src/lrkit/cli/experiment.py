@@ -106,8 +106,8 @@ class _Bars:
               help="a count (5 = seeds 0..4) or a list like 0,4,7")
 @click.option("--peaks", default="auto", show_default=True,
               help=f"auto (range-test suggestion x {cmp.auto_factors_text()}, extended by "
-                   "the grid's factor up to twice while a schedule's best peak is at an edge), "
-                   "auto:F1,F2,.. , peaks like 0.01,0.1, or spec (run each schedule as "
+                   f"x{cmp.EXTEND_FACTOR:g} up to twice while a schedule's best peak is at an "
+                   "edge), auto:F1,F2,.. , peaks like 0.01,0.1, or spec (run each schedule as "
                    "written)")
 @_optim_options
 @click.option("--jobs", "-j", type=int, default=1, show_default=True,
@@ -149,7 +149,8 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
         task=task, data=data, target=target, schedules=[*schedules, *specs], epochs=epochs,
         steps=steps, seeds=seeds, peaks=peaks, batch_size=batch_size, optimizer=optimizer,
         momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, jobs=jobs,
-        chunk_size=chunk_size or cmp.DEFAULT_CHUNK, out=out, storage=storage, study=study,
+        chunk_size=cmp.DEFAULT_CHUNK if chunk_size is None else chunk_size,
+        out=out, storage=storage, study=study,
         target_acc=target_acc, target_loss=target_loss,
         command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])
         if len(sys.argv) > 1 and sys.argv[1] == "compare" else None,

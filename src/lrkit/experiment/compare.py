@@ -11,9 +11,10 @@ seeds) and is reported at its **best peak**: the peak with the lowest mean
 final validation loss over the seeds (a peak where any seed diverged counts
 as infinitely bad). Schedules are ranked by that mean.
 
-``--peaks auto`` tries the range test's suggestion times ``1/3, 1, 3``; while
-some schedule's best peak is the largest (smallest) peak tried, the next peak
-up (down) by a factor 3 is added for every schedule, at most twice
+``--peaks auto`` tries the range test's suggestion times ``AUTO_FACTORS``
+(1/4 ... 4); while some schedule's best peak is the largest (smallest) peak
+tried, the next peak up (down) by ``EXTEND_FACTOR`` (2) is added for every
+schedule, at most twice
 (:func:`extend_peaks`), so that no schedule is judged at the edge of its range.
 
 The default schedules (``DEFAULTS``) are the seed document's four
@@ -71,6 +72,8 @@ RECIPE = 2
 RANGE_TEST = {"steps": 200, "smooth": 0.9, "suggestion": "steep"}
 #: ``--peaks auto``: the range test's suggestion times these factors
 AUTO_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: ``--peaks auto``: the factor between a grid edge and the peak added beyond it
+EXTEND_FACTOR = 2.0
 
 
 def auto_factors_text(sep: str = ", ") -> str:
@@ -236,7 +239,7 @@ def _is_file(text: str) -> bool:
 def parse_peaks(text: str | None) -> tuple[str, tuple[float, ...]]:
     """``--peaks``: ``("auto", factors)``, ``("spec", ())`` or ``("fixed", peaks)``.
 
-    ``auto`` multiplies the range test's suggestion by ``1/3, 1, 3``;
+    ``auto`` multiplies the range test's suggestion by ``AUTO_FACTORS``;
     ``auto:0.5,1,2`` by the given factors; ``0.01,0.1`` are absolute peaks.
 
     >>> parse_peaks("auto")[0], parse_peaks("0.01, 0.1")
@@ -1000,7 +1003,7 @@ def steps_progress(progress: Progress, name: str) -> Callable[[int, int], None]:
 
 def extend_peaks(rows: Sequence[dict[str, Any]], peaks: Sequence[float | None]) -> list[float]:
     """``--peaks auto``'s extension: if some schedule's best peak is the largest (smallest)
-    peak tried, the next one up (down) by the grid's factor, for every schedule alike.
+    peak tried, the next one up (down) by ``EXTEND_FACTOR``, for every schedule alike.
 
     >>> extend_peaks([{"best_peak": 0.3}, {"best_peak": 0.1}], [0.075, 0.15, 0.3])
     [0.6]
@@ -1008,7 +1011,7 @@ def extend_peaks(rows: Sequence[dict[str, Any]], peaks: Sequence[float | None]) 
     vals = sorted(p for p in peaks if p is not None)
     if len(vals) < 2:
         return []
-    step = AUTO_FACTORS[-1] / AUTO_FACTORS[-2]
+    step = EXTEND_FACTOR
     best = {r["best_peak"] for r in rows}
     new = []
     if vals[-1] in best:

@@ -285,7 +285,7 @@ Command: <code>{e(report.get('command') or 'lrkit compare')}</code></p>
 largest value equals the peak being tried; every schedule is tried at the same peaks and seeds
 and reported at its best peak (lowest mean final validation loss; a peak where a seed diverged
 never wins). Ranked by that mean. With automatic peaks, the range test's suggestion is tried
-\u00d7{_factors(TIMES_SEP)}, and the grid grows by its own factor (at most twice) while a
+\u00d7{_factors(TIMES_SEP)}, and the grid grows by \u00d7{_extend_factor()} (at most twice) while a
 schedule's best peak sits at its edge. {e(CI_DEFINITION)} vs #1: the final validation loss
 minus the winner's, seed by seed (a seed fixes the initialisation and data order of every
 schedule's run), mean \u00b1 95% interval; an interval that excludes 0 is a real gap.
@@ -299,6 +299,12 @@ seeds of the schedule.</p>
 
 
 TIMES_SEP = ", \u00d7"
+
+
+def _extend_factor() -> str:
+    from .compare import EXTEND_FACTOR
+
+    return f"{EXTEND_FACTOR:g}"
 
 
 def _factors(sep: str) -> str:
