@@ -130,6 +130,16 @@ def test_plot_in_the_terminal_with_the_default_steps(capsys, tmp_path):
     assert "linear(init=0.0, end=0.1, steps=40)" in lines[-1]
 
 
+def test_plot_without_steps_of_a_schedule_that_never_settles_uses_its_horizon(capsys):
+    from lrkit.plot import horizon
+
+    s = lrkit.parse("inverse_sqrt(peak=0.1, timescale=10)")
+    code, out, err = lrkit_cli(capsys, "plot", repr(s), "--width", "70", "--height", "16")
+    assert (code, err) == (0, "")
+    axis = ANSI.sub("", out).rstrip("\n").split("\n")[-2].split()  # above the legend
+    assert axis[0] == "0" and int(axis[-1]) == horizon(s)
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["values", "cosine(peak=0.1, steps=)", "--steps", "3"], "cannot parse spec at column"),
     (["values", "cosin(peak=0.1, steps=10)", "--steps", "3"], "did you mean 'cosine'"),
@@ -140,7 +150,6 @@ def test_plot_in_the_terminal_with_the_default_steps(capsys, tmp_path):
     (["values", "cosine(peak=0.1, steps=10)", "--steps", "-5"], "got -5"),
     (["values", "cosine(peak=0.1, steps=10)"], "--steps is required"),
     (["values", "cosine(peak=0.1, steps=10)", "--steps", "ten"], "'ten' is not a valid integer"),
-    (["plot", "inverse_sqrt(peak=0.1, timescale=10)"], "--steps is required"),
     (["plot", "cosine(peak=0.1, steps=10)", "--steps", "0"], "got 0"),
     (["plot", "cosine(peak=0.1, steps=10)", "--label", "a", "--label", "b"], "2 times for 1"),
     (["plot", "cosine(peak=0.1, steps=10)", "--out", "{tmp}/no/such/dir/x.png"],

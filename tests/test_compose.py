@@ -50,7 +50,7 @@ def test_join_single_piece_is_that_piece():
 
 
 def test_join_needs_lengths_or_at():
-    with pytest.raises(ValueError, match=r"pieces\[0\].*never ends"):
+    with pytest.raises(ValueError, match=r"pieces\[0\].*has no end to join at"):
         join(lrkit.exponential(1.0, k=0.1), constant(0.1))
     with pytest.raises(ValueError, match=r"at needs len\(pieces\) - 1 = 1"):
         join(constant(1.0), constant(0.5), at=(1, 2))

@@ -140,6 +140,15 @@ def test_terminal_labels_and_curve_positions():
     assert all(ch == " " or 0x2800 <= ord(ch) <= 0x28FF for row in rows for ch in body(row))
 
 
+def test_terminal_draws_a_short_schedule_as_an_unbroken_staircase():
+    # 11 steps across ~100 braille columns: the columns between steps hold the value
+    s = lrkit.step_decay(0.1, drop=0.5, every=3)
+    rows = plot.terminal(s, 10, 60, 12, color=False).split("\n")[:9]
+    columns = ["".join(body(r)[c] for r in rows) for c in range(len(body(rows[0])))]
+    assert all(col.strip() for col in columns)  # no empty column: no dotted line
+    assert body(rows[0])[0] != " " and body(rows[-1])[-1] != " "  # falls from top left
+
+
 def test_terminal_without_colour_uses_one_marker_per_schedule():
     chart = plot.terminal([WARM_COS, STEP], 1000, 60, 14, color=False, labels=["a", "b"])
     drawn = "".join(body(line) for line in chart.split("\n")[:10])

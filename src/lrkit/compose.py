@@ -81,8 +81,8 @@ class Join(Schedule):
                 n = p.length
                 if not n:
                     raise ValueError(
-                        f"join: pieces[{i}]={p!r} never ends (length {n!r}); give it a length "
-                        "(e.g. constant(..., steps=N)) or pass the boundaries as at=(...)"
+                        f"join: pieces[{i}]={p!r} has no end to join at (length {n!r}); give it "
+                        "a length (e.g. constant(..., steps=N)) or pass the boundaries as at=(...)"
                     )
                 total += n
                 bounds.append(total)

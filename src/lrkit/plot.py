@@ -260,14 +260,25 @@ def _fmt_step(v: float) -> str:
 
 def _pixels(ts: np.ndarray, ys: np.ndarray, span: float, nx: int, ny: int,
             lo: float, hi: float) -> list[tuple[int, int]]:
-    """Pixels (x, y from the top) of a curve on an ``nx`` x ``ny`` grid, joined column to column."""
+    """Pixels (x, y from the top) of a curve on an ``nx`` x ``ny`` grid, joined column to column.
+
+    A column that no sample falls in (fewer steps than columns) holds the previous
+    step's value, so a short schedule is drawn as the staircase the optimizer sees;
+    a column whose samples are all non-finite (``<= 0`` on a log scale) stays empty.
+    """
     ok = np.isfinite(ys)
     xs = np.minimum((ts / span * nx).astype(np.int64), nx - 1)
     py = np.rint((ys - lo) / (hi - lo) * (ny - 1)) if hi > lo else np.zeros_like(ys)
     py = np.clip(np.where(ok, py, 0), 0, ny - 1).astype(np.int64)
+    sampled = np.zeros(nx, dtype=bool)
+    sampled[xs] = True
     out: list[tuple[int, int]] = []
     last: int | None = None
     for x in range(nx):
+        if not sampled[x]:
+            if last is not None:
+                out.append((x, ny - 1 - last))
+            continue
         sel = py[(xs == x) & ok]
         if sel.size == 0:
             last = None

@@ -33,6 +33,8 @@ class _Group(click.Group):
             raise
         except (SpecError, ValueError, TypeError, OSError, ImportError) as e:
             raise UserError(_one_line(e)) from None
+        except MemoryError:
+            raise UserError("not enough memory for that; ask for fewer steps") from None
 
 
 def _one_line(e: BaseException) -> str:

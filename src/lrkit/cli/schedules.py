@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ FILE_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
 
 def read_spec(text: str) -> Schedule:
     """A schedule from a spec string or a schedule file's path."""
-    if Path(text).suffix.lower() in FILE_SUFFIXES or Path(text).is_file():
+    if Path(text).suffix.lower() in FILE_SUFFIXES or os.path.isfile(text):  # no OSError
         try:
             return load(text)
         except OSError as e:  # unreadable (a missing file is a SpecError already)
@@ -42,13 +43,13 @@ def positive_steps(steps: int | None, *, required: bool = True) -> int | None:
 
 
 def default_steps(schedules: list[Schedule]) -> int:
-    """The longest finite length among ``schedules`` (rounded up)."""
+    """The longest finite length among ``schedules`` (rounded up); if none settles,
+    the longest of :func:`lrkit.plot.horizon` (four times the largest period)."""
     lengths = [s.length for s in schedules if s.length]
     if not lengths:
-        raise UserError(
-            "--steps is required: no schedule given has a finite length to plot over "
-            "(each one never settles or is constant)"
-        )
+        from ..plot import horizon
+
+        return max(horizon(s) for s in schedules)
     return math.ceil(max(n for n in lengths if n is not None))
 
 
