@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .schedule import Schedule
+
+#: What a formula may do with ``t``: said when a framework cannot trace a schedule.
+TRACEABLE = ("A schedule's formula must use only the operations of lrkit.xp.Ops on t "
+             "(where/minimum/maximum/floor/cos/exp/..., no Python if/math on t)")
 
 
 def _is_number(x: Any) -> bool:
@@ -101,3 +110,17 @@ def increasing(owner: str, name: str, values: Sequence[float], strict: bool = Fa
         if values[i] < values[i - 1] or (strict and values[i] == values[i - 1]):
             kind = "strictly increasing" if strict else "non-decreasing"
             raise ValueError(f"{owner}: {name} must be {kind}, got {list(values)!r}")
+
+
+def same_as_numpy(who: str, s: Schedule, ts: np.ndarray, got: np.ndarray, where: str,
+                  precise: bool, hint: str) -> None:
+    """Refuse ``s`` if ``got`` (its values at ``ts`` computed ``where``) differs from NumPy's:
+    to 1e-9 relative when ``precise`` (float64), else 1e-4 (float32); ``hint`` says why."""
+    import numpy as np
+
+    want = s.values(ts)
+    rtol = 1e-9 if precise else 1e-4
+    atol = rtol * float(np.max(np.abs(want)))
+    if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
+        raise ValueError(f"{who}: {s!r} gives {got.tolist()} {where} but {want.tolist()} "
+                         f"in NumPy at t={ts.tolist()}; {hint}")

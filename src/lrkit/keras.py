@@ -39,6 +39,7 @@ except ModuleNotFoundError as e:  # Keras' default backend (TensorFlow) is not i
         "set KERAS_BACKEND=torch (or jax, tensorflow) before keras is imported"
     ) from e
 
+from . import _check
 from .plateau import Plateau, PlateauState, split_plateau
 from .schedule import REGISTRY, as_schedule, from_dict
 from .schedule import Schedule as _Schedule
@@ -119,18 +120,11 @@ def _check_traceable(who: str, schedule: _Schedule) -> None:
     except Exception as e:  # noqa: BLE001 - report whatever the formula raised
         raise TypeError(
             f"{who}: {schedule!r} cannot be evaluated with keras.ops, so Keras cannot trace it "
-            f"({type(e).__name__}: {e}). A schedule's formula must use only the operations "
-            "of lrkit.xp.Ops on t (where/minimum/maximum/floor/cos/exp/..., no Python "
-            "if/math on t)"
+            f"({type(e).__name__}: {e}). {_check.TRACEABLE}"
         ) from e
-    want = schedule.values(ts)
-    rtol = 1e-9 if _compute_dtype() == "float64" else 1e-4
-    atol = rtol * float(np.max(np.abs(want)))
-    if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
-        raise ValueError(
-            f"{who}: {schedule!r} gives {got.tolist()} under keras.ops but {want.tolist()} "
-            f"in NumPy at t={ts.tolist()}; its formula is not the same in every namespace"
-        )
+    _check.same_as_numpy(who, schedule, ts, got, "under keras.ops",
+                         _compute_dtype() == "float64",
+                         "its formula is not the same in every namespace")
 
 
 @keras.saving.register_keras_serializable(package="lrkit", name="Schedule")

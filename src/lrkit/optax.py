@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _check
 from .plateau import Plateau, split_plateau
 from .schedule import Schedule, as_schedule
 
@@ -98,21 +99,14 @@ def _check_traceable(who: str, fn: OptaxSchedule) -> None:
         got = np.asarray(jax.jit(fn)(jnp.asarray(ts)), dtype=np.float64)
     except Exception as e:  # noqa: BLE001 - report whatever the formula raised
         raise TypeError(
-            f"{who}: {s!r} does not trace under jax.jit ({type(e).__name__}: {e}). A "
-            "schedule's formula must use only the operations of lrkit.xp.Ops on t "
-            "(where/minimum/maximum/floor/cos/exp/..., no Python if/math on t)"
+            f"{who}: {s!r} does not trace under jax.jit ({type(e).__name__}: {e}). "
+            f"{_check.TRACEABLE}"
         ) from e
-    want = s.values(ts)
     x64 = _dtype() == np.float64
-    rtol = 1e-9 if x64 else 1e-4
-    atol = rtol * float(np.max(np.abs(want)))
-    if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
-        why = ("its formula is not the same in every namespace" if x64 else
-               "float32 cannot hold this formula's precision (or its formula is not the same "
-               "in every namespace); enable float64 with "
-               "jax.config.update('jax_enable_x64', True)")
-        raise ValueError(f"{who}: {s!r} gives {got.tolist()} in jax.numpy but {want.tolist()} "
-                         f"in NumPy at t={ts.tolist()}; {why}")
+    why = ("its formula is not the same in every namespace" if x64 else
+           "float32 cannot hold this formula's precision (or its formula is not the same "
+           "in every namespace); enable float64 with jax.config.update('jax_enable_x64', True)")
+    _check.same_as_numpy(who, s, ts, got, "in jax.numpy", x64, why)
 
 
 def reduce_on_plateau(s: Any, *, accumulation_size: int = 1) -> Any:
