@@ -1,15 +1,17 @@
 """Batched trainer vs one-run-at-a-time PyTorch training of the same grid.
 
     python benchmarks/bench_batched.py [--task digits-mlp] [--runs 63] [--epochs 10]
-                                       [--loop-runs 8] [--batch-size 64] [--threads 1]
+                                       [--loop-runs 10] [--batch-size 64] [--threads 1]
                                        [--chunk N]
 
 Runs the grid (``--runs`` runs: 7 schedule shapes x peaks x seeds, like the
 default ``lrkit compare``) once with ``train`` (all runs as one batched model)
-and ``--loop-runs`` of them with ``train_one`` (plain PyTorch, torch.optim.SGD),
-(``--chunk N``: ``train`` is called on groups of N runs, as ``lrkit compare`` does),
-then prints both wall times, the loop's time extrapolated per run to the whole
-grid, and the throughput ratio in run-steps per second. One warm-up call of
+and ``--loop-runs`` of them, spread over the grid, with ``train_one`` (plain PyTorch,
+torch.optim.SGD) (``--chunk N``: ``train`` is called on groups of N runs, as
+``lrkit compare`` does). The two are interleaved -- after each ``train`` call, a share
+of the loop sample -- so both see the same machine. Prints both wall times, the loop's
+time extrapolated per run to the whole grid, and the throughput ratio in run-steps
+per second. One warm-up call of
 each trainer runs first (imports, allocator) and is not timed.
 """
 
@@ -47,7 +49,7 @@ def main() -> None:
     ap.add_argument("--task", default="digits-mlp")
     ap.add_argument("--runs", type=int, default=63)
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--loop-runs", type=int, default=8)
+    ap.add_argument("--loop-runs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--chunk", type=int, default=0, help="runs per train() call (0: all)")
@@ -61,16 +63,22 @@ def main() -> None:
     train(a.task, runs[:2], steps=3, batch_size=a.batch_size)  # warm-up, not timed
     train_one(a.task, runs[0], steps=3, batch_size=a.batch_size)
 
-    t0 = time.perf_counter()
+    # Interleaved: after each batched call, time a share of the loop sample, so that both
+    # trainers see the same machine (these machines are shared and their speed drifts).
     chunk = a.chunk or a.runs
-    batched = [r for i in range(0, a.runs, chunk) for r in train(a.task, runs[i:i + chunk], **kw)]
-    t_batched = time.perf_counter() - t0
-
+    calls = [runs[i:i + chunk] for i in range(0, a.runs, chunk)]
     n_loop = min(a.loop_runs, a.runs)
-    t0 = time.perf_counter()
-    for run in runs[:n_loop]:
-        train_one(a.task, run, **kw)
-    t_loop = time.perf_counter() - t0
+    sample = [runs[round(i * a.runs / n_loop)] for i in range(n_loop)]  # spread over the grid
+    shares = [sample[k::len(calls)] for k in range(len(calls))]
+    t_batched = t_loop = 0.0
+    batched = []
+    for call, share in zip(calls, shares):
+        t0 = time.perf_counter()
+        batched += train(a.task, call, **kw)
+        t1 = time.perf_counter()
+        for run in share:
+            train_one(a.task, run, **kw)
+        t_batched, t_loop = t_batched + t1 - t0, t_loop + time.perf_counter() - t1
     t_loop_all = t_loop / n_loop * a.runs
 
     rs = a.runs * total
