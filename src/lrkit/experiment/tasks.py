@@ -77,6 +77,7 @@ class BatchedModel:
 
         self._per_run = vmap(one, in_dims=(0, 0, 0), randomness="different")
         self._shared = vmap(one, in_dims=(0, 0, None), randomness="different")
+        self._mlp = _mlp_layers(self.base)
 
     def train(self, mode: bool = True) -> BatchedModel:
         self.base.train(mode)
@@ -90,10 +91,42 @@ class BatchedModel:
         shared: bool = False,
     ) -> torch.Tensor:
         p = self.params if params is None else params
+        if self._mlp is not None:
+            return _batched_mlp(self._mlp, p, x.expand(self.size, *x.shape) if shared else x)
         out: torch.Tensor = (self._shared if shared else self._per_run)(p, self.buffers, x)
         return out
 
     __call__ = forward
+
+
+def _mlp_layers(module: nn.Module) -> list[tuple[str, bool]] | None:
+    """For an ``nn.Sequential`` of ``Linear`` and ``ReLU`` layers: ``(name, is_linear)`` per
+    layer; else None. Such a model is batched with ``baddbmm`` directly: the same numbers as
+    ``vmap(functional_call)``, at about half the cost on CPU (vmap's linear batching rule
+    pays for a transposed copy and a separate bias add)."""
+    if not isinstance(module, nn.Sequential):
+        return None
+    layers = []
+    for name, m in module.named_children():
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            layers.append((name, True))
+        elif type(m) is nn.ReLU:
+            layers.append((name, False))
+        else:
+            return None
+    return layers
+
+
+def _batched_mlp(layers: list[tuple[str, bool]], p: dict[str, torch.Tensor],
+                 x: torch.Tensor) -> torch.Tensor:
+    """``x`` [R, B, in] through R stacked MLPs: ``relu``, or ``b + x @ W.T`` per run."""
+    for name, linear in layers:
+        if linear:
+            w, b = p[f"{name}.weight"], p[f"{name}.bias"]
+            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+        else:
+            x = torch.relu(x)
+    return x
 
 
 # -- the task ------------------------------------------------------------------

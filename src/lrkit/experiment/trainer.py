@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..plateau import PlateauState, split_plateau
 from ..schedule import Schedule
@@ -218,7 +217,11 @@ def _losses(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-run mean loss: ``out`` [R, B, ...], ``y`` [R, B, ...] -> [R]."""
     r, b = out.shape[:2]
     if kind == "cross_entropy":
-        per = F.cross_entropy(out.reshape(r * b, -1), y.reshape(r * b), reduction="none")
+        # log-sum-exp minus the target's logit, written out: on CPU, F.cross_entropy over a
+        # short class axis (10 digits) vectorises badly and costs ~2.5x as much, fwd + bwd
+        z = out.reshape(r * b, -1)
+        z = z - z.detach().amax(1, keepdim=True)
+        per = z.exp().sum(1).log() - z.gather(1, y.reshape(r * b, 1)).squeeze(1)
         return per.view(r, b).mean(1)
     return ((out - y) ** 2).reshape(r, -1).mean(1)
 
