@@ -39,6 +39,25 @@ def test_builtin_task_data_model_and_batched_model_agree(name):
         np.testing.assert_allclose(out[1].numpy(), m1(xv[:5]).numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["digits-mlp", "teacher-student"])
+def test_mlp_fast_path_equals_vmap_with_gradients(name):
+    """Sequentials of Linear/ReLU take the baddbmm path; it gives vmap's numbers."""
+    task = get_task(name)
+    xt, yt, _, _ = task.data(0)
+    bm = task.batched([0, 1, 2], dtype=torch.float64)
+    assert bm._mlp is not None
+    x = xt[:48].to(torch.float64).view(3, 16, -1)
+    fast = bm(x)
+    (g_fast,) = torch.autograd.grad(fast.square().sum(), [bm.params["0.weight"]])
+    bm._mlp = None  # the general path
+    slow = bm(x)
+    (g_slow,) = torch.autograd.grad(slow.square().sum(), [bm.params["0.weight"]])
+    np.testing.assert_allclose(fast.detach().numpy(), slow.detach().numpy(), rtol=1e-12,
+                               atol=1e-13)
+    np.testing.assert_allclose(g_fast.numpy(), g_slow.numpy(), rtol=1e-12, atol=1e-12)
+    assert get_task("digits-cnn").batched([0])._mlp is None
+
+
 def test_build_leaves_the_global_rng_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
