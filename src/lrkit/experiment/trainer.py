@@ -218,7 +218,7 @@ def _losses(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r, b = out.shape[:2]
     if kind == "cross_entropy":
         # log-sum-exp minus the target's logit, written out: on CPU, F.cross_entropy over a
-        # short class axis (10 digits) vectorises badly and costs ~2.5x as much, fwd + bwd
+        # short class axis (10 digits) vectorises badly and costs ~3x as much, fwd + bwd
         z = out.reshape(r * b, -1)
         z = z - z.detach().amax(1, keepdim=True)
         per = z.exp().sum(1).log() - z.gather(1, y.reshape(r * b, 1)).squeeze(1)
