@@ -177,18 +177,19 @@ class Exponential(_RateForm):
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
         self._check_rate_form("k")
-        if self.end is not None:
-            self._set("end", _check.nonneg(self.name, "end", self.end))
-        if self.end is not None and self.growing and self.end < self.init:
+        if self.end is None:
+            if self.growing:
+                raise ValueError(f"{self.name}: rate={self.rate!r} > 1 grows without bound; "
+                                 "give end= as a ceiling")
+            return
+        end = _check.nonneg(self.name, "end", self.end)
+        self._set("end", end)
+        if self.growing and end < self.init:
             raise ValueError(f"{self.name}: end is the ceiling of a growing curve and must be "
-                             f">= init={self.init!r}, got {self.end!r}")
-        if self.end is not None and not self.growing and self.end > self.init:
+                             f">= init={self.init!r}, got {end!r}")
+        if not self.growing and end > self.init:
             raise ValueError(f"{self.name}: end is the floor of a decay and must be "
-                             f"<= init={self.init!r}, got {self.end!r}")
-        if self.rate is not None and self.rate > 1 and self.end is None:
-            raise ValueError(
-                f"{self.name}: rate={self.rate!r} > 1 grows without bound; give end= as a ceiling"
-            )
+                             f"<= init={self.init!r}, got {end!r}")
 
     @property
     def growing(self) -> bool:
