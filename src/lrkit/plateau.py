@@ -25,6 +25,8 @@ import math
 from dataclasses import KW_ONLY
 from typing import Any
 
+import numpy as np
+
 from . import _check
 from .schedule import Constant, Mul, Schedule, schedule_class
 from .xp import Array, Ops
@@ -130,9 +132,9 @@ class PlateauState:
             return True
         return False
 
-    def apply(self, base: float) -> float:
-        """The value for a base-schedule value: ``max(base * scale, min(base, floor))``."""
-        return max(base * self.scale, min(base, self.config.floor))
+    def apply(self, base: Any) -> Any:
+        """The value for base-schedule value(s): see :func:`plateau_value`."""
+        return plateau_value(base, self.scale, self.config.floor)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +155,23 @@ class PlateauState:
         self.num_bad = int(state["num_bad"])
         self.cooldown_left = int(state["cooldown_left"])
         self.reductions = int(state["reductions"])
+
+
+def plateau_value(base: Any, scale: float, floor: float) -> Any:
+    """``max(base * scale, min(base, floor))``, for a Python float or a NumPy array of them.
+
+    The one place the plateau's formula lives: the PyTorch adapter and the batched
+    trainer both call it. The floor never lifts a value above its base.
+
+    >>> plateau_value(0.1, 0.5, 0.0), plateau_value(0.1, 0.01, 0.01)
+    (0.05, 0.01)
+    >>> import numpy as np
+    >>> plateau_value(np.array([0.1, 0.001]), 0.1, 0.005).tolist()
+    [0.010000000000000002, 0.001]
+    """
+    if isinstance(base, float | int):
+        return max(base * scale, min(base, floor))
+    return np.maximum(base * scale, np.minimum(base, floor))
 
 
 def _factors(s: Schedule) -> list[Schedule]:

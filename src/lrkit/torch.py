@@ -127,7 +127,7 @@ class _Target:
         if vals is None:
             v = self.block
             if p is not None and p.scale != 1.0:
-                v = np.maximum(v * p.scale, np.minimum(v, p.config.floor))
+                v = p.apply(v)
             if self.mult != 1.0:
                 v = v * self.mult
             vals = cache[key] = v.tolist()

@@ -258,8 +258,7 @@ class _LR:
                 continue
             state.observe(float(val_loss[r]), lr=float(self.used[r, step]))
             rest = self.base[r, step:]
-            self.used[r, step:] = np.maximum(rest * state.scale,
-                                             np.minimum(rest, state.config.floor))
+            self.used[r, step:] = state.apply(rest)
 
 
 def _check_opt(optimizer: str, momentum: float, weight_decay: float) -> None:
