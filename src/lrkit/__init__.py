@@ -37,7 +37,7 @@ from .schedules import (
     Tanh,
     TimeDecay,
 )
-from .spec import SpecError, dumps, load, parse
+from .spec import Shape, SpecError, dumps, load, parse
 
 __version__ = "0.1.0"
 
@@ -66,7 +66,7 @@ stretch = Stretch
 
 __all__ = [
     "REGISTRY", "Schedule", "SpecError", "Plateau", "PlateauState", "split_plateau",
-    "parse", "load", "dumps", "from_dict",
+    "parse", "load", "dumps", "from_dict", "Shape",
     "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",
     "linear", "polynomial", "cosine", "cosine_restarts", "cyclic", "one_cycle",
     "interpolate", "inverse_sqrt", "tanh", "rex", "wsd", "plateau",

@@ -19,10 +19,11 @@ import difflib
 import inspect
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import _check
 from .schedule import REGISTRY, Schedule, as_schedule, constructor_error, from_dict
 
 _CONSTANTS = {"inf": math.inf, "true": True, "false": False, "none": None}
@@ -38,19 +39,116 @@ def closest(word: str, options: Iterable[str]) -> str:
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def parse(text: str) -> Schedule:
+NAMES = {"N": "--steps", "P": "--peak"}
+"""The names the ``lrkit`` command binds, and the option that sets each: ``N`` the number of
+steps (the run's length), ``P`` the peak learning rate."""
+
+TRIAL = 1000
+"""The number :class:`Shape` binds every name to when it checks a text at construction."""
+
+
+def parse(text: str, names: Mapping[str, float] | None = None) -> Schedule:
     """Read a spec string into a schedule.
+
+    ``names`` binds identifiers in the text to numbers: ``N`` in
+    ``cosine(peak=0.1, steps=N)`` reads as ``names["N"]``, and the number
+    arithmetic works on it (``N/5``, ``9/N``, ``0.5*P``). A name is any
+    identifier that is not a schedule name nor ``inf``/``true``/``false``/``none``;
+    bound names the text does not use are ignored. To read one text with many
+    bindings, make it a :class:`Shape` (parsed once).
 
     >>> from lrkit import parse
     >>> parse("warmup(cosine(peak=0.1, steps=1000), steps=100)")(100)
     0.1
+    >>> parse("warmup(cosine(peak=P, steps=N), steps=N/5)", names={"N": 460, "P": 0.1})
+    warmup(cosine(peak=0.1, steps=460), steps=92.0)
     >>> parse("cosin(peak=0.1, steps=10)")
     Traceback (most recent call last):
     ...
     lrkit.spec.SpecError: unknown schedule 'cosin' at column 1; did you mean 'cosine'?
+    >>> parse("cosine(peak=0.1, steps=N)")
+    Traceback (most recent call last):
+    ...
+    lrkit.spec.SpecError: unbound name 'N' at column 24 in 'cosine(peak=0.1, steps=N)'; \
+give it a number: names={'N': ...}, or --steps on the command line
     """
     if isinstance(text, Schedule):
         return text
+    src, tree = _syntax(text)
+    return _evaluate(src, tree, _free_names(tree), names)
+
+
+class Shape:
+    """A spec with names in it, parsed once and bound to numbers many times.
+
+    ``Shape("cosine(peak=P, steps=N)")`` reads the text once (Python's
+    :mod:`ast`) and keeps the tree; :meth:`bind` evaluates that tree with
+    numbers for the names. ``names`` are the free names of the text (the
+    identifiers that are not schedule names nor ``inf``/``true``/``false``/
+    ``none``). Construction refuses syntax errors, unknown schedules and bad
+    parameters: it checks the text by binding every name to the trial value
+    :data:`TRIAL` (1000), so a name must be valid at 1000 where it stands
+    (write a fraction such as ``pct=0.3`` as a number, not as a name). Two
+    shapes are equal when their texts are.
+
+    >>> from lrkit import Shape
+    >>> shape = Shape("warmup(cosine(peak=P, steps=N), steps=N/10)")
+    >>> sorted(shape.names)
+    ['N', 'P']
+    >>> shape.bind(N=460, P=0.1)
+    warmup(cosine(peak=0.1, steps=460), steps=46.0)
+    >>> shape.bind({"N": 100, "P": 1.0})(10)
+    1.0
+    >>> Shape("cosine(peak=P, steps=N, end=-1)")
+    Traceback (most recent call last):
+    ...
+    lrkit.spec.SpecError: cosine: end must be >= 0, got -1 at column 1 in \
+'cosine(peak=P, steps=N, end=-1)' with N=1000, P=1000
+    """
+
+    __slots__ = ("_text", "_tree", "_names")
+
+    def __init__(self, text: str) -> None:
+        src, tree = _syntax(text)
+        free = _free_names(tree)
+        _evaluate(src, tree, free, dict.fromkeys(free, TRIAL))
+        self._text = src
+        self._tree = tree
+        self._names = free
+
+    @property
+    def text(self) -> str:
+        """The spec as written (without surrounding whitespace)."""
+        return self._text
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The free names of the text, e.g. ``frozenset({'N', 'P'})``."""
+        return self._names
+
+    def bind(self, names: Mapping[str, float] | None = None, /, **more: float) -> Schedule:
+        """The schedule with numbers for the names: ``bind(N=460, P=0.1)`` or
+        ``bind({"N": 460, "P": 0.1})``; names the text does not use are ignored."""
+        binding = {**names, **more} if names is not None else more
+        return _evaluate(self._text, self._tree, self._names, binding)
+
+    def __repr__(self) -> str:
+        return f"Shape({self._text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Shape):
+            return NotImplemented
+        return self._text == other._text
+
+    def __hash__(self) -> int:
+        return hash((Shape, self._text))
+
+    def __reduce__(self) -> tuple[type[Shape], tuple[str]]:
+        return Shape, (self._text,)
+
+
+def _syntax(text: Any) -> tuple[str, ast.Expression]:
+    """The stripped text and its tree; SpecError for a non-string, empty text or bad syntax."""
     if not isinstance(text, str):
         raise SpecError(f"a spec must be a string, got {text!r}")
     src = text.strip()
@@ -61,7 +159,41 @@ def parse(text: str) -> Schedule:
     except SyntaxError as e:
         col = e.offset or 0
         raise SpecError(f"cannot parse spec at column {col}: {e.msg} in {src!r}") from None
-    value = _Reader(src).read(tree.body)
+    return src, tree
+
+
+def _free_names(tree: ast.Expression) -> frozenset[str]:
+    """The identifiers that stand for numbers: not called, not schedules, not constants."""
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return frozenset(
+        n.id for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and id(n) not in called
+        and n.id not in REGISTRY and n.id.lower() not in _CONSTANTS
+    )
+
+
+def _binding(names: Mapping[str, Any] | None) -> dict[str, float | int]:
+    """``names`` checked: identifiers that may stand for numbers, each bound to a number."""
+    if names is None:
+        return {}
+    if not isinstance(names, Mapping):
+        raise TypeError(f"names must be a mapping of name -> number, got {names!r}")
+    out: dict[str, float | int] = {}
+    for key, value in names.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise SpecError(f"names: {key!r} is not a name; a name is an identifier like 'N'")
+        if key in REGISTRY or key.lower() in _CONSTANTS:
+            what = "a schedule" if key in REGISTRY else "a constant of the spec language"
+            raise SpecError(f"names: {key!r} is {what} and cannot be bound; "
+                            "choose another identifier, like 'N'")
+        out[key] = _check.number("names", repr(key), value)
+    return out
+
+
+def _evaluate(src: str, tree: ast.Expression, free: frozenset[str],
+              names: Mapping[str, Any] | None) -> Schedule:
+    """The schedule ``tree`` (the tree of ``src``, with free names ``free``) describes."""
+    value = _Reader(src, free, _binding(names)).read(tree.body)
     if not isinstance(value, Schedule):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return as_schedule(value)
@@ -70,12 +202,18 @@ def parse(text: str) -> Schedule:
 
 
 class _Reader:
-    def __init__(self, src: str) -> None:
+    """Reads a spec's tree into a value, with numbers for the names in ``names``."""
+
+    def __init__(self, src: str, free: frozenset[str], names: dict[str, float | int]) -> None:
         self.src = src
+        self.names = names
+        # a text with names is shown as written, with the numbers its names stood for
+        bound = ", ".join(f"{n}={names[n]!r}" for n in sorted(free) if n in names)
+        self.where = (f" in {src!r}" + (f" with {bound}" if bound else "")) if free else ""
 
     def fail(self, node: ast.AST, msg: str, hint: str = "") -> SpecError:
         col = getattr(node, "col_offset", 0) + 1
-        return SpecError(f"{msg} at column {col}{hint}")
+        return SpecError(f"{msg} at column {col}{self.where}{hint}")
 
     def read(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
@@ -95,7 +233,12 @@ class _Reader:
                 return _CONSTANTS[key]
             if node.id in REGISTRY:
                 raise self.fail(node, f"{node.id!r} is a schedule: call it, as in {node.id}(...)")
-            raise self.fail(node, f"unknown name {node.id!r}", closest(node.id, REGISTRY))
+            if node.id in self.names:
+                return self.names[node.id]
+            option = f", or {NAMES[node.id]} on the command line" if node.id in NAMES else ""
+            hint = (closest(node.id, [*REGISTRY, *self.names])
+                    or f"; give it a number: names={{{node.id!r}: ...}}{option}")
+            raise self.fail(node, f"unbound name {node.id!r}", hint)
         if isinstance(node, ast.BinOp):
             return self.binop(node)
         if isinstance(node, ast.Call):
