@@ -17,8 +17,9 @@ True
 from typing import Any
 
 from .compose import Join, Repeat, Shift, Stretch, Warmup, join, warmup
+from .errors import Error
 from .plateau import Plateau, PlateauState, split_plateau
-from .schedule import REGISTRY, Constant, Schedule, clip, from_dict, maximum, minimum
+from .schedule import REGISTRY, Constant, Schedule, clip, maximum, minimum
 from .schedules import (
     WSD,
     Cosine,
@@ -37,7 +38,7 @@ from .schedules import (
     Tanh,
     TimeDecay,
 )
-from .spec import Shape, SpecError, dumps, load, parse
+from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
 __version__ = "0.1.0"
 
@@ -65,7 +66,7 @@ shift = Shift
 stretch = Stretch
 
 __all__ = [
-    "REGISTRY", "Schedule", "SpecError", "Plateau", "PlateauState", "split_plateau",
+    "REGISTRY", "Schedule", "Error", "SpecError", "Plateau", "PlateauState", "split_plateau",
     "parse", "load", "dumps", "from_dict", "Shape",
     "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",
     "linear", "polynomial", "cosine", "cosine_restarts", "cyclic", "one_cycle",

@@ -1,43 +1,45 @@
-"""The spec language and schedule files.
+"""The spec language, the data form and schedule files: every way text or data becomes a schedule.
 
 A spec is Python call syntax, e.g. ``warmup(cosine(peak=0.1, steps=10000), steps=500)``
 or ``0.5 * cosine(peak=0.1, steps=100) + 1e-5``. It is read with :mod:`ast`
 against a whitelist (registered schedule names, numbers, strings, booleans,
-``None``, tuples/lists, ``+``, ``*``, ``/`` and unary minus) and never
-evaluated as code. ``repr(s)`` of every schedule is a spec, and
-``parse(repr(s)) == s``.
+``None``, tuples/lists, ``+``, ``*``, ``/``, unary minus, and names bound to
+numbers by the caller) and never evaluated as code. ``repr(s)`` of every
+schedule is a spec, and ``parse(repr(s)) == s``.
 
-Files (:func:`load`): JSON, YAML or TOML holding a schedule dict
-(:meth:`lrkit.Schedule.to_dict`), a ``{"schedule": ...}`` mapping, or a spec
-string.
+* :func:`parse` reads a spec (``names`` binds ``N``, ``P``, ...); a :class:`Shape`
+  is a spec with names, parsed once and bound many times.
+* :func:`from_dict` reads the data form (:meth:`lrkit.Schedule.to_dict`).
+* :func:`load` reads a JSON, YAML or TOML file holding a schedule dict, a
+  ``{"schedule": ...}`` mapping, or a spec string; :func:`read` tells a spec
+  from a file's path (one rule) and calls :func:`parse` or :func:`load`.
+* :func:`as_schedule` takes a schedule, a number or a spec string: the user input
+  that the adapters and the command line accept. The core (:mod:`lrkit.schedule`)
+  never reads text and never imports this module.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
+import dataclasses
 import inspect
 import json
 import math
-from collections.abc import Iterable, Mapping
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import _check
-from .schedule import REGISTRY, Schedule, as_schedule, constructor_error, from_dict
+from . import schedule as _schedule
+from .errors import SpecError, closest
+from .schedule import REGISTRY, Schedule
+
+__all__ = ["SpecError", "NAMES", "TRIAL", "FILE_SUFFIXES", "parse", "Shape", "read", "load",
+           "dumps", "from_dict", "as_schedule", "constructor_error"]
 
 _CONSTANTS = {"inf": math.inf, "true": True, "false": False, "none": None}
-
-
-class SpecError(ValueError):
-    """A spec or schedule file that cannot be read; the message says where and why."""
-
-
-def closest(word: str, options: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the nearest option, or ``""``."""
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f"; did you mean {match[0]!r}?" if match else ""
-
 
 NAMES = {"N": "--steps", "P": "--peak"}
 """The names the ``lrkit`` command binds, and the option that sets each: ``N`` the number of
@@ -65,11 +67,11 @@ def parse(text: str, names: Mapping[str, float] | None = None) -> Schedule:
     >>> parse("cosin(peak=0.1, steps=10)")
     Traceback (most recent call last):
     ...
-    lrkit.spec.SpecError: unknown schedule 'cosin' at column 1; did you mean 'cosine'?
+    lrkit.SpecError: unknown schedule 'cosin' at column 1; did you mean 'cosine'?
     >>> parse("cosine(peak=0.1, steps=N)")
     Traceback (most recent call last):
     ...
-    lrkit.spec.SpecError: unbound name 'N' at column 24 in 'cosine(peak=0.1, steps=N)'; \
+    lrkit.SpecError: unbound name 'N' at column 24 in 'cosine(peak=0.1, steps=N)'; \
 give it a number: names={'N': ...}, or --steps on the command line
     """
     if isinstance(text, Schedule):
@@ -102,7 +104,7 @@ class Shape:
     >>> Shape("cosine(peak=P, steps=N, end=-1)")
     Traceback (most recent call last):
     ...
-    lrkit.spec.SpecError: cosine: end must be >= 0, got -1 at column 1 in \
+    lrkit.SpecError: cosine: end must be >= 0, got -1 at column 1 in \
 'cosine(peak=P, steps=N, end=-1)' with N=1000, P=1000
     """
 
@@ -195,8 +197,8 @@ def _evaluate(src: str, tree: ast.Expression, free: frozenset[str],
     """The schedule ``tree`` (the tree of ``src``, with free names ``free``) describes."""
     value = _Reader(src, free, _binding(names)).read(tree.body)
     if not isinstance(value, Schedule):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return as_schedule(value)
+        if _check.is_number(value):
+            return _schedule.as_schedule(value)
         raise SpecError(f"a spec must describe a schedule, got {value!r}")
     return value
 
@@ -248,14 +250,18 @@ class _Reader:
 
     def binop(self, node: ast.BinOp) -> Any:
         left, right = self.read(node.left), self.read(node.right)
-        nums = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+        for v in (left, right):
+            if not (isinstance(v, Schedule) or _check.is_number(v)):
+                raise self.fail(node, f"{v!r} cannot be an operand; use schedules and numbers")
+        nums = _check.is_number(left) and _check.is_number(right)
+        core = _schedule.as_schedule
         try:
             if isinstance(node.op, ast.Mult):
-                return left * right if nums else as_schedule(left) * as_schedule(right)
+                return left * right if nums else core(left) * core(right)
             if isinstance(node.op, ast.Add):
-                return left + right if nums else as_schedule(left) + as_schedule(right)
+                return left + right if nums else core(left) + core(right)
             if isinstance(node.op, ast.Div):
-                return left / right if nums else as_schedule(left) / right
+                return left / right if nums else core(left) / right
         except (TypeError, ValueError, ZeroDivisionError) as e:
             raise self.fail(node, str(e)) from None
         op = type(node.op).__name__
@@ -299,8 +305,40 @@ def _params(cls: type[Schedule]) -> list[str]:
     return [p for p in inspect.signature(cls).parameters if p != "_"]
 
 
-def load(path: str | Path) -> Schedule:
-    """Read a schedule from a JSON, YAML or TOML file (by extension)."""
+FILE_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
+"""The extensions of schedule files (:func:`load`)."""
+
+
+def read(item: str | Path, names: Mapping[str, float] | None = None) -> Schedule:
+    """A schedule from a spec string or a schedule file, told apart by one rule.
+
+    ``item`` is a file (read with :func:`load`) when it ends in ``.json``,
+    ``.yaml``, ``.yml`` or ``.toml`` (in any case; a missing file is then an
+    error) or when it is the path of an existing file; otherwise it is a spec
+    (read with :func:`parse`). ``names`` bind the names of a spec, in the
+    text or in a file that holds a spec string.
+
+    >>> from lrkit.spec import read
+    >>> read("cosine(peak=P, steps=N)", names={"N": 100, "P": 0.1})
+    cosine(peak=0.1, steps=100)
+    >>> read("missing.yaml")
+    Traceback (most recent call last):
+    ...
+    lrkit.SpecError: schedule file 'missing.yaml' does not exist
+    """
+    if isinstance(item, Path) or Path(item).suffix.lower() in FILE_SUFFIXES or os.path.isfile(
+            item):
+        return load(item, names)
+    return parse(item, names)
+
+
+def load(path: str | Path, names: Mapping[str, float] | None = None) -> Schedule:
+    """Read a schedule from a JSON, YAML or TOML file (by extension).
+
+    The file holds a schedule dict (:meth:`lrkit.Schedule.to_dict`), a
+    ``{"schedule": ...}`` mapping, or a spec string (whose names ``names``
+    bind, as in :func:`parse`).
+    """
     p = Path(path)
     if not p.is_file():
         raise SpecError(f"schedule file {str(p)!r} does not exist")
@@ -330,7 +368,58 @@ def load(path: str | Path) -> Schedule:
         raise SpecError(f"schedule file {str(p)!r} is not valid {suffix[1:]}: {e}") from None
     if isinstance(data, dict) and "schedule" in data and "type" not in data:
         data = data["schedule"]
-    return from_dict(data)
+    return parse(data, names) if isinstance(data, str) else from_dict(data)
+
+
+def from_dict(data: Any) -> Schedule:
+    """Rebuild a schedule from :meth:`Schedule.to_dict` output (or a spec string).
+
+    >>> from lrkit import from_dict
+    >>> from_dict({"type": "cosine", "peak": 0.1, "steps": 100})
+    cosine(peak=0.1, steps=100)
+    """
+    if isinstance(data, str):
+        return parse(data)
+    if isinstance(data, Schedule):
+        return data
+    if not isinstance(data, dict):
+        raise SpecError(f"a schedule dict needs a mapping with a 'type' key, got {data!r}")
+    if "type" not in data:
+        raise SpecError(f"a schedule dict needs a 'type' key, got keys {sorted(data)!r}")
+    kind = data["type"]
+    cls = REGISTRY.get(kind)
+    if cls is None:
+        raise SpecError(f"unknown schedule type {kind!r}{closest(str(kind), REGISTRY)}")
+    names = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, v in data.items():
+        if key == "type":
+            continue
+        if key not in names:
+            raise SpecError(
+                f"{kind}: unknown parameter {key!r}{closest(key, names)}; "
+                f"valid: {', '.join(names)}"
+            )
+        kwargs[key] = _from_data(v)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise SpecError(constructor_error(kind, e)) from None
+
+
+def constructor_error(name: str, e: Exception) -> str:
+    """A constructor's error message, spoken in spec names: ``Cosine.__init__()`` becomes
+    ``cosine()``, and the ``name:`` prefix is added once."""
+    msg = re.sub(r"\b(?:\w+\.)?__init__\(\)", f"{name}()", str(e))
+    return msg if msg.startswith((f"{name}:", f"{name}()")) else f"{name}: {msg}"
+
+
+def _from_data(v: Any) -> Any:
+    if isinstance(v, dict) and "type" in v:
+        return from_dict(v)
+    if isinstance(v, list):
+        return tuple(_from_data(x) for x in v)
+    return v
 
 
 def dumps(s: Schedule, fmt: str = "dsl") -> str:
@@ -344,3 +433,18 @@ def dumps(s: Schedule, fmt: str = "dsl") -> str:
 
         return str(yaml.safe_dump(s.to_dict(), sort_keys=False))
     raise ValueError(f"format must be one of 'dsl', 'json', 'yaml', got {fmt!r}")
+
+
+def as_schedule(x: Any, what: str = "schedule") -> Schedule:
+    """A schedule, a number (-> ``constant``) or a spec string (-> :func:`parse`): what the
+    adapters and the command line accept from users (the core takes schedules and numbers).
+
+    >>> from lrkit.spec import as_schedule
+    >>> as_schedule("cosine(peak=0.1, steps=10)"), as_schedule(0.5)
+    (cosine(peak=0.1, steps=10), constant(0.5))
+    """
+    if isinstance(x, str):
+        return parse(x)
+    if isinstance(x, Schedule) or _check.is_number(x):
+        return _schedule.as_schedule(x, what)
+    raise TypeError(f"{what} must be an lrkit schedule, a number or a spec string, got {x!r}")
