@@ -1,7 +1,7 @@
 """The spec language and schedule files.
 
-A spec is Python call syntax, e.g. ``warmup(cosine(peak=0.1, steps=10000), steps=500)``
-or ``0.5 * cosine(peak=0.1, steps=100) + 1e-5``. It is read with :mod:`ast`
+A spec is Python call syntax, e.g. ``warmup(cosine(0.1, steps=10000), warmup_steps=500)``
+or ``0.5 * cosine(0.1, steps=100) + 1e-5``. It is read with :mod:`ast`
 against a whitelist (registered schedule names, numbers, strings, booleans,
 ``None``, tuples/lists, ``+``, ``*``, ``/`` and unary minus) and never
 evaluated as code. ``repr(s)`` of every schedule is a spec, and
@@ -42,9 +42,9 @@ def parse(text: str) -> Schedule:
     """Read a spec string into a schedule.
 
     >>> from lrkit import parse
-    >>> parse("warmup(cosine(peak=0.1, steps=1000), steps=100)")(100)
+    >>> parse("warmup(cosine(0.1, steps=1000), warmup_steps=100)")(100)
     0.1
-    >>> parse("cosin(peak=0.1, steps=10)")
+    >>> parse("cosin(0.1, steps=10)")
     Traceback (most recent call last):
     ...
     lrkit.spec.SpecError: unknown schedule 'cosin' at column 1; did you mean 'cosine'?
@@ -55,7 +55,7 @@ def parse(text: str) -> Schedule:
         raise SpecError(f"a spec must be a string, got {text!r}")
     src = text.strip()
     if not src:
-        raise SpecError("empty spec; expected something like 'cosine(peak=0.1, steps=1000)'")
+        raise SpecError("empty spec; expected something like 'cosine(0.1, steps=1000)'")
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as e:

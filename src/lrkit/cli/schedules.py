@@ -1,6 +1,6 @@
 """``lrkit plot``, ``values``, ``show`` and ``list``: look at schedules.
 
-A SPEC argument is a spec string (``"warmup(cosine(peak=0.1, steps=1000), steps=100)"``)
+A SPEC argument is a spec string (``"warmup(cosine(0.1, steps=1000), warmup_steps=100)"``)
 or the path of a ``.json``/``.yaml``/``.yml``/``.toml`` schedule file (:func:`lrkit.load`).
 """
 
@@ -69,7 +69,7 @@ def summary(cls: type[Schedule], markdown: bool = False) -> str:
 
 
 def signature(cls: type[Schedule]) -> str:
-    """How a schedule is written in a spec, e.g. ``cosine(*, peak, steps, end=0.0, ...)``."""
+    """How a schedule is written in a spec, e.g. ``cosine(init, *, steps, end=0.0, ...)``."""
     parts: list[str] = []
     star = False
     for p in inspect.signature(cls).parameters.values():
@@ -112,8 +112,8 @@ def plot_cmd(specs: tuple[str, ...], steps: int | None, out: Path | None, log: b
     """Overlay schedules (spec strings or schedule files) with a legend.
 
     \b
-      lrkit plot "warmup(cosine(peak=0.1, steps=10000), steps=500)" \\
-                 "step_decay(0.1, drop=0.5, every=2000)" --out schedules.png
+      lrkit plot "warmup(cosine(0.1, steps=10000), warmup_steps=500)" \\
+                 "step_decay(0.1, factor=0.5, every=2000)" --out schedules.png
     """
     from .. import plot
 
