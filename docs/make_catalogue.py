@@ -15,6 +15,7 @@ from pathlib import Path
 
 import lrkit
 from lrkit.cli.schedules import COMBINATORS, signature, summary
+from lrkit.glossary import table
 from lrkit.plot import save
 
 DOCS = Path(__file__).resolve().parent
@@ -23,58 +24,63 @@ IMG = DOCS / "img" / "catalogue"
 # name -> (example spec, steps shown)
 EXAMPLES: dict[str, tuple[str, int]] = {
     "constant": ("constant(0.05)", 1000),
-    "time_decay": ("time_decay(0.1, decay=0.01)", 1000),
-    "step_decay": ("step_decay(0.1, drop=0.5, every=200)", 1000),
-    "exponential": ("exponential(0.1, k=0.005)", 1000),
+    "time_decay": ("time_decay(init=0.1, k=0.01)", 1000),
+    "step_decay": ("step_decay(init=0.1, factor=0.5, every=200)", 1000),
+    "exponential": ("exponential(init=0.1, k=0.005)", 1000),
     "piecewise": ("piecewise(levels=(0.1, 0.05, 0.01), at=(300, 700))", 1000),
-    "multistep": ("multistep(0.1, drop=0.1, at=(500, 800))", 1000),
+    "multistep": ("multistep(init=0.1, factor=0.1, at=(500, 800))", 1000),
     "linear": ("linear(init=0.1, end=0.01, steps=800)", 1000),
     "polynomial": ("polynomial(init=0.1, steps=1000, power=2.0)", 1100),
-    "cosine": ("cosine(peak=0.1, steps=1000, end=0.01)", 1100),
-    "tanh": ("tanh(peak=0.1, steps=1000)", 1100),
-    "rex": ("rex(peak=0.1, steps=1000)", 1100),
-    "inverse_sqrt": ("inverse_sqrt(peak=0.1, timescale=50)", 1000),
-    "wsd": ("wsd(peak=0.1, steps=1000, decay=200)", 1100),
+    "cosine": ("cosine(init=0.1, steps=1000, end=0.01)", 1100),
+    "tanh": ("tanh(init=0.1, steps=1000)", 1100),
+    "rex": ("rex(init=0.1, steps=1000)", 1100),
+    "inverse_sqrt": ("inverse_sqrt(init=0.1, every=50)", 1000),
+    "wsd": ("wsd(init=0.1, steps=1000, decay_steps=200)", 1100),
     "interpolate": ("interpolate(knots=((0, 0.0), (200, 0.1), (600, 0.02), (1000, 0.05)), "
-                    "shape='cos')", 1100),
+                    "shape='cosine')", 1100),
     "one_cycle": ("one_cycle(peak=0.1, steps=1000)", 1100),
-    "cosine_restarts": ("cosine_restarts(peak=0.1, every=100, mult=2, decay=0.7)", 1500),
-    "cyclic": ("cyclic(init=0.01, peak=0.1, up=100, mode='triangular2')", 1000),
+    "cosine_restarts": ("cosine_restarts(init=0.1, cycle_steps=100, cycle_mult=2, "
+                        "cycle_factor=0.7)", 1500),
+    "cyclic": ("cyclic(init=0.01, peak=0.1, up_steps=100, policy='triangular2')", 1000),
     "join": ("join(linear(init=0.0, end=0.1, steps=100), constant(0.1, steps=400), "
-             "cosine(peak=0.1, steps=500))", 1100),
-    "warmup": ("warmup(cosine(peak=0.1, steps=1000), steps=100)", 1100),
+             "cosine(init=0.1, steps=500))", 1100),
+    "warmup": ("warmup(cosine(init=0.1, steps=1000), warmup_steps=100)", 1100),
     "repeat": ("repeat(linear(init=0.1, end=0.0, steps=250))", 1000),
-    "shift": ("shift(cosine(peak=0.1, steps=500), steps=300)", 1000),
-    "stretch": ("stretch(cosine(peak=0.1, steps=100), total=800)", 1000),
-    "mul": ("step_decay(0.1, drop=0.5, every=250) * cyclic(init=0.5, peak=1.0, up=50)", 1000),
-    "add": ("0.5 * cosine(peak=0.1, steps=1000) + 0.01", 1100),
-    "min": ("min(linear(init=0.0, end=0.2, steps=500), exponential(0.2, k=0.003))", 1000),
-    "max": ("max(cosine(peak=0.1, steps=800), 0.02)", 1000),
-    "plateau": ("cosine(peak=0.1, steps=1000) * plateau(factor=0.5, patience=3)", 1100),
+    "shift": ("shift(cosine(init=0.1, steps=500), delay=300)", 1000),
+    "stretch": ("stretch(cosine(init=0.1, steps=100), steps=800)", 1000),
+    "mul": ("step_decay(init=0.1, factor=0.5, every=250) * cyclic(init=0.5, peak=1.0, "
+            "up_steps=50)", 1000),
+    "add": ("0.5 * cosine(init=0.1, steps=1000) + 0.01", 1100),
+    "min": ("min(linear(init=0.0, end=0.2, steps=500), exponential(init=0.2, k=0.003))", 1000),
+    "max": ("max(cosine(init=0.1, steps=800), 0.02)", 1000),
+    "plateau": ("cosine(init=0.1, steps=1000) * plateau(factor=0.5, patience=3)", 1100),
 }
 
 # (title, spec, steps, what it reproduces)
 RECIPES: list[tuple[str, str, int, str]] = [
-    ("constant with warm-up", "warmup(constant(0.1), steps=100)", 1000,
+    ("constant with warm-up", "warmup(constant(0.1), warmup_steps=100)", 1000,
      "Hugging Face `get_constant_schedule_with_warmup(W)`. "
      "A constant never settles into a new value, so the ramp goes in front."),
-    ("Noam / inverse square root", "warmup(inverse_sqrt(peak=0.1, timescale=100), steps=100)",
+    ("Noam / inverse square root", "warmup(inverse_sqrt(init=0.1, every=100), warmup_steps=100)",
      2000,
-     "Hugging Face `get_inverse_sqrt_schedule(W)` (timescale defaults to W) and the "
+     "Hugging Face `get_inverse_sqrt_schedule(W)` (its timescale, here `every`, defaults to W) "
+     "and the "
      "Transformer's Noam schedule: `P * min(t / W, sqrt(W / t))`."),
-    ("Keras InverseTimeDecay", "time_decay(0.1, rate=0.5, steps=100)", 1000,
+    ("Keras InverseTimeDecay", "time_decay(init=0.1, k=0.5, every=100)", 1000,
      "`keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=100, decay_rate=0.5)`: "
      "`0.1 / (1 + 0.5 * t / 100)`; add `staircase=True` for its staircase."),
-    ("cosine with warm-up", "warmup(cosine(peak=0.1, steps=1000), steps=100)", 1100,
+    ("cosine with warm-up", "warmup(cosine(init=0.1, steps=1000), warmup_steps=100)", 1100,
      "Hugging Face `get_cosine_schedule_with_warmup(W=100, N=1000)` and optax "
      "`warmup_cosine_decay_schedule(0, 0.1, 100, 1000)`: N counts the warm-up."),
-    ("fastai one-cycle", "one_cycle(peak=0.1, steps=1000, pct=0.25, final_div=4000)", 1100,
-     "fastai `fit_one_cycle(lr_max=0.1, div=25, div_final=1e5, pct_start=0.25)`: fastai's "
-     "final value is `lr_max / div_final` relative to the peak, so `final_div = div_final / "
-     "div = 4000`. fastai places its knots at fractions of training (peak at `0.25 * N`, "
-     "end at `N`) where one_cycle follows PyTorch (`pct * N - 1`, `N - 1`); the curve "
-     "placed exactly as fastai's is `interpolate(knots=((0, 0.004), (250, 0.1), "
-     "(1000, 1e-06)), shape='cos')`."),
+    ("PyTorch OneCycleLR", "one_cycle(peak=0.1, steps=999, up_frac=299 / 999)", 1100,
+     "`torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=1000)`: PyTorch puts "
+     "its knots at `0, pct_start * T - 1, T - 1`, so `steps = T - 1` and `up_frac = "
+     "(pct_start * T - 1) / (T - 1)` (what `lrkit.torch.from_torch` writes)."),
+    ("fastai one-cycle", "one_cycle(peak=0.1, steps=1000, up_frac=0.25, final_div=4000)", 1100,
+     "fastai `fit_one_cycle(lr_max=0.1, div=25, div_final=1e5, pct_start=0.25)` over 1000 "
+     "steps: fastai's final value is `lr_max / div_final` relative to the peak, so "
+     "`final_div = div_final / div = 4000`; its knots are where one_cycle puts them (peak at "
+     "`0.25 * N`, end at `N`)."),
 ]
 
 STEPS_NOTE = (
@@ -124,7 +130,7 @@ def main() -> int:
 
 Every schedule and combinator, with an example spec and its plot. `lrkit list` prints the
 same catalogue in the terminal; `lrkit plot SPEC` draws any example. Spec names are the
-Python names (`lrkit.cosine(peak=0.1, steps=1000)`); the language is described in
+Python names (`lrkit.cosine(init=0.1, steps=1000)`); the language is described in
 [spec.md](spec.md). {STEPS_NOTE}
 
 ## Schedules
@@ -150,9 +156,21 @@ Schedules of other libraries that are one short expression here.
 
 ## Signatures
 
-As written in a spec (`*` marks the start of keyword-only parameters):
+As written in a spec (`*` marks the start of keyword-only parameters): a schedule takes its
+starting value positionally (`cosine(0.1, steps=1000)` is `cosine(init=0.1, steps=1000)`, the
+form `repr` writes), a combinator its schedule(s); everything else is named.
 
 {sigs}
+
+## Glossary
+
+Every parameter name has one meaning across the catalogue (pinned by `tests/test_glossary.py`
+against `lrkit.REGISTRY`; the table is `lrkit.glossary.GLOSSARY`). Lengths are lengths: where a
+schedule has `steps`, `s.length == steps`. Names of a kind share a prefix (`warmup_steps`,
+`decay_steps`, `up_steps`; `cycle_steps`, `cycle_mult`, `cycle_factor`). 0.1 names are mapped
+to these in [upgrading.md](upgrading.md).
+
+{table()}
 """
     (DOCS / "catalogue.md").write_text(page, encoding="utf-8")
     print(f"wrote {DOCS / 'catalogue.md'} and {len(list(IMG.glob('*.png')))} plots in {IMG}")

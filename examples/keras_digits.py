@@ -46,7 +46,7 @@ def main(epochs: int = 8) -> dict[str, float]:
     steps = epochs * int(np.ceil(0.8 * len(x) / BATCH))
 
     # 1. the schedule inside the optimizer (t = optimizer updates)
-    s = lrkit.warmup(lrkit.cosine(peak=0.1, steps=steps, end=1e-3), steps=steps // 10)
+    s = lrkit.warmup(lrkit.cosine(init=0.1, steps=steps, end=1e-3), warmup_steps=steps // 10)
     opt = keras.optimizers.SGD(learning_rate=lrkit.keras.Schedule(s), momentum=0.9,
                                nesterov=True)
     m = model(opt)
@@ -61,7 +61,7 @@ def main(epochs: int = 8) -> dict[str, float]:
           f" (= s({int(back.optimizer.iterations)}) = {s(int(back.optimizer.iterations)):.5f})")
 
     # 2. the callback: a schedule in epochs, applied every batch, times a plateau factor
-    per_epoch = lrkit.cosine(peak=0.1, steps=epochs, end=1e-3) * lrkit.plateau(
+    per_epoch = lrkit.cosine(init=0.1, steps=epochs, end=1e-3) * lrkit.plateau(
         factor=0.5, patience=0, threshold=0.05)
     cb = lrkit.keras.Callback(per_epoch, interval="batch",
                               steps_per_epoch=int(np.ceil(0.8 * len(x) / BATCH)))

@@ -26,7 +26,7 @@ def main(steps: int = 200, verbose: bool = True) -> dict[str, Any]:
     x, y = load_digits(return_X_y=True)
     x, y = jnp.asarray(x / 16.0, jnp.float32), jnp.asarray(y)
 
-    s = lrkit.warmup(lrkit.cosine(peak=0.5, steps=steps, end=0.005), steps=max(1, steps // 10))
+    s = lrkit.warmup(lrkit.cosine(0.5, steps=steps, end=0.005), warmup_steps=max(1, steps // 10))
     tx = optax.inject_hyperparams(optax.sgd)(learning_rate=lrkit.optax.schedule(s),
                                              momentum=0.9, nesterov=True)
     params = {"w": jnp.zeros((64, 10)), "b": jnp.zeros(10)}

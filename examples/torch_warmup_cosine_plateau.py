@@ -34,7 +34,7 @@ def build() -> tuple[torch.nn.Module, torch.optim.Optimizer, Scheduler]:
     model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     steps = EPOCHS * -(-1400 // BATCH)
-    schedule = lrkit.warmup(lrkit.cosine(peak=3e-3, steps=steps, end=1e-5), steps=50)
+    schedule = lrkit.warmup(lrkit.cosine(init=3e-3, steps=steps, end=1e-5), warmup_steps=50)
     # halve the lr whenever the validation loss improves by less than 5%
     schedule = schedule * lrkit.plateau(factor=0.5, patience=0, threshold=0.05)
     return model, opt, Scheduler(opt, schedule)

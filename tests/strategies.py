@@ -66,51 +66,49 @@ def _constant(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
 @st.composite
 def _time_decay(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
     init = draw(lrs())
-    form = draw(st.sampled_from(["decay", "compounding", "rate"]))
-    if form == "decay":
-        return lrkit.time_decay(init, decay=draw(_fraction(0.0, 10.0)))
-    if form == "compounding":
-        return lrkit.time_decay(init, decay=draw(_fraction(1e-6, 1.0)), compounding=True)
-    return lrkit.time_decay(init, rate=draw(_fraction(1e-6, 10.0)),
-                            steps=draw(lengths(fractional=fractional)),
+    if draw(st.booleans()):
+        return lrkit.time_decay(init, k=draw(_fraction(1e-6, 1.0)), compounding=True)
+    return lrkit.time_decay(init, k=draw(_fraction(0.0, 10.0)),
+                            every=draw(st.one_of(st.just(1), lengths(fractional=fractional))),
                             staircase=draw(st.booleans()))
 
 
 @st.composite
 def _step_decay(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
     every = draw(lengths(1, 10_000, fractional))
-    return lrkit.step_decay(draw(lrs()), drop=draw(_fraction()), every=every,
+    return lrkit.step_decay(draw(lrs()), factor=draw(_fraction()), every=every,
                             offset=draw(lengths(0, 100, fractional)))
 
 
 @st.composite
 def _exponential(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
     init = draw(lrs())
+    every = draw(st.one_of(st.just(1), lengths(fractional=fractional)))
+    staircase = draw(st.booleans())
+    floor = st.one_of(st.none(), _fraction(0.0, 1.0).map(lambda f: f * init))
     if draw(st.booleans()):
-        return lrkit.exponential(init, k=draw(_fraction(0.0, 10.0)))
+        return lrkit.exponential(init, k=draw(_fraction(0.0, 10.0)), every=every,
+                                 staircase=staircase, end=draw(floor))
     growing = not monotone and draw(st.booleans())
-    rate = draw(_fraction(1.0, 10.0).filter(lambda r: r > 1) if growing else _fraction(1e-6, 1.0))
+    factor = draw(_fraction(1.0, 10.0).filter(lambda r: r > 1) if growing
+                  else _fraction(1e-6, 1.0))
     # end bounds the curve on the far side of init: a ceiling above it, a floor below it
-    if growing:
-        end = init + draw(lrs())
-    else:
-        end = draw(st.one_of(st.none(), _fraction(0.0, 1.0).map(lambda f: f * init)))
-    return lrkit.exponential(init, rate=rate, steps=draw(lengths(fractional=fractional)),
-                             staircase=draw(st.booleans()), end=end)
+    end = init + draw(lrs()) if growing else draw(floor)
+    return lrkit.exponential(init, factor=factor, every=every, staircase=staircase, end=end)
 
 
 @st.composite
 def _piecewise(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
     n = draw(st.integers(0, 4))
     levels = tuple(draw(st.lists(lrs(), min_size=n + 1, max_size=n + 1)))
-    return lrkit.piecewise(levels=levels, at=draw(_boundaries(n, fractional)),
+    return lrkit.piecewise(levels, at=draw(_boundaries(n, fractional)),
                            after=draw(st.booleans()))
 
 
 @st.composite
 def _multistep(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
     at = draw(_boundaries(draw(st.integers(0, 4)), fractional))
-    return lrkit.multistep(draw(lrs()), drop=draw(_fraction()), at=at)
+    return lrkit.multistep(draw(lrs()), factor=draw(_fraction()), at=at)
 
 
 @st.composite
@@ -118,57 +116,58 @@ def _linear(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule
     a, b = draw(lrs()), draw(lrs())
     if monotone:
         a, b = max(a, b), min(a, b)
-    return lrkit.linear(init=a, end=b, steps=draw(lengths(fractional=fractional)))
+    return lrkit.linear(a, end=b, steps=draw(lengths(fractional=fractional)))
 
 
-def _peak_end(draw: st.DrawFn) -> tuple[float, float]:
+def _init_end(draw: st.DrawFn) -> tuple[float, float]:
     """A start value and an end value <= it (every decay in the catalogue anneals down)."""
-    peak = draw(lrs())
-    return peak, draw(_fraction(0.0, 1.0)) * peak
+    init = draw(lrs())
+    return init, draw(_fraction(0.0, 1.0)) * init
 
 
 @st.composite
 def _polynomial(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
-    init, end = _peak_end(draw)
-    return lrkit.polynomial(init=init, end=end, steps=draw(lengths(fractional=fractional)),
-                            power=draw(_fraction(0.1, 5.0)),
-                            cycle=False if monotone else draw(st.booleans()),
-                            k_decay=draw(_fraction(0.2, 5.0)))
+    init, end = _init_end(draw)
+    n = draw(lengths(fractional=fractional))
+    horizon = {"every": n} if not monotone and draw(st.booleans()) else {"steps": n}
+    return lrkit.polynomial(init, end=end, **horizon, power=draw(_fraction(0.1, 5.0)),
+                            progress_power=draw(_fraction(0.2, 5.0)))
 
 
 @st.composite
 def _cosine(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
-    peak, end = _peak_end(draw)
-    return lrkit.cosine(peak=peak, end=end, steps=draw(lengths(fractional=fractional)),
-                        exponent=draw(_fraction(0.2, 5.0)), k_decay=draw(_fraction(0.2, 5.0)))
+    init, end = _init_end(draw)
+    return lrkit.cosine(init, end=end, steps=draw(lengths(fractional=fractional)),
+                        power=draw(_fraction(0.2, 5.0)),
+                        progress_power=draw(_fraction(0.2, 5.0)))
 
 
 @st.composite
 def _tanh(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
-    peak, end = _peak_end(draw)
-    low = draw(_fraction(-10.0, 0.0))
-    return lrkit.tanh(peak=peak, end=end, steps=draw(lengths(fractional=fractional)), low=low,
-                      high=low + draw(_fraction(0.5, 15.0)))
+    init, end = _init_end(draw)
+    x_start = draw(_fraction(-10.0, 0.0))
+    return lrkit.tanh(init, end=end, steps=draw(lengths(fractional=fractional)),
+                      x_start=x_start, x_end=x_start + draw(_fraction(0.5, 15.0)))
 
 
 @st.composite
 def _rex(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
-    peak, end = _peak_end(draw)
-    return lrkit.rex(peak=peak, end=end, steps=draw(lengths(fractional=fractional)))
+    init, end = _init_end(draw)
+    return lrkit.rex(init, end=end, steps=draw(lengths(fractional=fractional)))
 
 
 @st.composite
 def _wsd(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
-    peak, end = _peak_end(draw)
+    init, end = _init_end(draw)
     steps = draw(lengths(fractional=fractional))
     decay = max(steps * draw(_fraction(0.0, 1.0)), 1e-3)
-    return lrkit.wsd(peak=peak, end=end, steps=steps, decay=min(decay, steps),
+    return lrkit.wsd(init, end=end, steps=steps, decay_steps=min(decay, steps),
                      shape=draw(st.sampled_from(["linear", "cosine", "1-sqrt"])))
 
 
 @st.composite
 def _inverse_sqrt(draw: st.DrawFn, fractional: bool, monotone: bool) -> lrkit.Schedule:
-    return lrkit.inverse_sqrt(peak=draw(lrs()), timescale=draw(lengths(fractional=fractional)))
+    return lrkit.inverse_sqrt(draw(lrs()), every=draw(lengths(fractional=fractional)))
 
 
 @st.composite
@@ -181,35 +180,36 @@ def _interpolate(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
     n = draw(st.integers(1, 5))
     times = (0,) + draw(_boundaries(n - 1, fractional))
     knots = tuple((t, draw(lrs())) for t in times)
-    return lrkit.interpolate(knots=knots, shape=draw(st.sampled_from(["linear", "cos"])))
+    return lrkit.interpolate(knots, shape=draw(st.sampled_from(["linear", "cosine"])))
 
 
 @st.composite
 def _one_cycle(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
     three = draw(st.booleans())
-    pct = draw(_fraction(0.05, 0.45 if three else 0.95))
-    steps = draw(lengths(int(2 / pct) + 2, 100_000, fractional))
-    return lrkit.one_cycle(peak=draw(lrs()), steps=steps, pct=pct,
-                           div=draw(_fraction(1.0, 1e3)), final_div=draw(_fraction(1.0, 1e5)),
-                           shape=draw(st.sampled_from(["cos", "linear"])), three_phase=three)
+    up_frac = draw(_fraction(0.05, 0.45 if three else 0.95))
+    return lrkit.one_cycle(draw(lrs()), steps=draw(lengths(fractional=fractional)),
+                           up_frac=up_frac, div=draw(_fraction(1.0, 1e3)),
+                           final_div=draw(_fraction(1.0, 1e5)),
+                           shape=draw(st.sampled_from(["cosine", "linear"])), three_phase=three)
 
 
 @st.composite
 def _cosine_restarts(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
-    peak, end = _peak_end(draw)
+    init, end = _init_end(draw)
     return lrkit.cosine_restarts(
-        peak=peak, end=end, every=draw(lengths(1, 10_000, fractional)),
-        mult=draw(st.one_of(st.just(1.0), st.integers(1, 3), _fraction(1.0, 3.0))),
-        decay=draw(_fraction()), cycles=draw(st.one_of(st.none(), st.integers(1, 6))))
+        init, end=end, cycle_steps=draw(lengths(1, 10_000, fractional)),
+        cycle_mult=draw(st.one_of(st.just(1.0), st.integers(1, 3), _fraction(1.0, 3.0))),
+        cycle_factor=draw(_fraction()), cycles=draw(st.one_of(st.none(), st.integers(1, 6))))
 
 
 @st.composite
 def _cyclic(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
     a, b = draw(lrs()), draw(lrs())
-    return lrkit.cyclic(init=min(a, b), peak=max(a, b), up=draw(lengths(1, 10_000, fractional)),
-                        down=draw(st.one_of(st.none(), lengths(1, 10_000, fractional))),
-                        mode=draw(st.sampled_from(["triangular", "triangular2", "exp_range"])),
-                        gamma=draw(_fraction(0.5, 1.0).filter(lambda g: g > 0)))
+    return lrkit.cyclic(min(a, b), peak=max(a, b),
+                        up_steps=draw(lengths(1, 10_000, fractional)),
+                        down_steps=draw(st.one_of(st.none(), lengths(1, 10_000, fractional))),
+                        policy=draw(st.sampled_from(["triangular", "triangular2", "exp_range"])),
+                        factor=draw(_fraction(0.5, 1.0).filter(lambda g: g > 0)))
 
 
 _DECAYS = (
@@ -243,15 +243,15 @@ def _composite(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
     if kind == "warmup":
         s = draw(finite)
         w = draw(_fraction(0.01, 0.9)) * s.length
-        return lrkit.warmup(s, steps=w, init=draw(lrs()),
-                            shape=draw(st.sampled_from(["linear", "cos"])))
+        return lrkit.warmup(s, warmup_steps=w, init=draw(lrs()),
+                            shape=draw(st.sampled_from(["linear", "cosine"])))
     if kind == "warmup_front":
         s = draw(base)
-        shape = draw(st.sampled_from(["linear", "cos", "exp"]))
-        init = draw(lrs(zero=False)) if shape == "exp" else draw(lrs())
-        if shape == "exp" and s(0) <= 0:
+        shape = draw(st.sampled_from(["linear", "cosine", "exponential"]))
+        init = draw(lrs(zero=False)) if shape == "exponential" else draw(lrs())
+        if shape == "exponential" and s(0) <= 0:
             shape = "linear"
-        return lrkit.warmup(s, steps=draw(lengths(fractional=fractional)), init=init,
+        return lrkit.warmup(s, warmup_steps=draw(lengths(fractional=fractional)), init=init,
                             shape=shape, fit=False)
     if kind == "join":
         pieces = draw(st.lists(finite, min_size=1, max_size=3)) + [draw(base)]
@@ -264,9 +264,9 @@ def _composite(draw: st.DrawFn, fractional: bool) -> lrkit.Schedule:
             return lrkit.repeat(draw(finite))
         return lrkit.repeat(draw(base), every=draw(lengths(fractional=fractional)))
     if kind == "shift":
-        return lrkit.shift(draw(base), steps=draw(st.integers(-10_000, 10_000)))
+        return lrkit.shift(draw(base), delay=draw(st.integers(-10_000, 10_000)))
     if kind == "stretch":
-        return lrkit.stretch(draw(finite), total=draw(lengths(fractional=fractional)))
+        return lrkit.stretch(draw(finite), steps=draw(lengths(fractional=fractional)))
     if kind == "mul":
         return draw(base) * draw(base)
     if kind == "scale":

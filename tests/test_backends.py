@@ -45,40 +45,41 @@ form exists (see the H3 report)."""
 # One of each catalogue entry and combinator, with parameters that exercise its branches.
 REPRESENTATIVE = [
     lrkit.constant(0.05),
-    lrkit.time_decay(0.05, decay=1e-4),
-    lrkit.time_decay(0.05, decay=0.01, compounding=True),
-    lrkit.time_decay(0.1, rate=0.5, steps=10, staircase=True),
-    lrkit.step_decay(0.1, drop=0.5, every=10, offset=1),
+    lrkit.time_decay(0.05, k=1e-4),
+    lrkit.time_decay(0.05, k=0.01, compounding=True),
+    lrkit.time_decay(0.1, k=0.5, every=10, staircase=True),
+    lrkit.step_decay(0.1, factor=0.5, every=10, offset=1),
     lrkit.exponential(0.1, k=0.09),
-    lrkit.exponential(0.1, rate=0.5, steps=10, staircase=True, end=0.01),
-    lrkit.exponential(0.01, rate=1.5, steps=7, end=0.2),
+    lrkit.exponential(0.1, factor=0.5, every=10, staircase=True, end=0.01),
+    lrkit.exponential(0.01, factor=1.5, every=7, end=0.2),
     lrkit.piecewise(levels=(0.1, 0.01, 0.001), at=(50, 100)),
     lrkit.piecewise(levels=(0.1, 0.01), at=(50,), after=True),
-    lrkit.multistep(0.1, drop=0.1, at=(30, 80)),
+    lrkit.multistep(0.1, factor=0.1, at=(30, 80)),
     lrkit.linear(init=0.0, end=0.1, steps=77),
-    lrkit.polynomial(init=0.1, steps=100, power=2, cycle=True),
-    lrkit.polynomial(init=0.1, steps=100, end=0.001, power=0.5, k_decay=2),
-    lrkit.cosine(peak=0.1, steps=100, exponent=2, k_decay=1.5, end=1e-4),
-    lrkit.tanh(peak=0.1, steps=100),
-    lrkit.rex(peak=0.1, steps=100, end=0.001),
-    lrkit.inverse_sqrt(peak=0.01, timescale=10),
-    lrkit.wsd(peak=0.1, steps=100, decay=20),
-    lrkit.wsd(peak=0.1, steps=100, decay=30, shape="cosine", end=0.01),
-    lrkit.interpolate(knots=((0, 0.0), (10, 1.0), (10, 0.5), (20, 0.1)), shape="cos"),
+    lrkit.polynomial(init=0.1, every=100, power=2),
+    lrkit.polynomial(init=0.1, steps=100, end=0.001, power=0.5, progress_power=2),
+    lrkit.cosine(init=0.1, steps=100, power=2, progress_power=1.5, end=1e-4),
+    lrkit.tanh(init=0.1, steps=100),
+    lrkit.rex(init=0.1, steps=100, end=0.001),
+    lrkit.inverse_sqrt(init=0.01, every=10),
+    lrkit.wsd(init=0.1, steps=100, decay_steps=20),
+    lrkit.wsd(init=0.1, steps=100, decay_steps=30, shape="cosine", end=0.01),
+    lrkit.interpolate(knots=((0, 0.0), (10, 1.0), (10, 0.5), (20, 0.1)), shape="cosine"),
     lrkit.one_cycle(peak=0.1, steps=100, three_phase=True),
     lrkit.one_cycle(peak=0.1, steps=57, shape="linear"),
-    lrkit.cosine_restarts(peak=0.1, every=10, mult=2, decay=0.5, cycles=3),
-    lrkit.cosine_restarts(peak=0.1, every=7, mult=1.5, end=0.01),
-    lrkit.cyclic(init=0.001, peak=0.006, up=20, mode="exp_range", gamma=0.99),
-    lrkit.cyclic(init=0.001, peak=0.006, up=5, down=15, mode="triangular2"),
-    lrkit.warmup(lrkit.cosine(peak=0.1, steps=100), steps=10),
-    lrkit.warmup(lrkit.inverse_sqrt(peak=0.1, timescale=10), steps=10, shape="exp", init=1e-3),
+    lrkit.cosine_restarts(init=0.1, cycle_steps=10, cycle_mult=2, cycle_factor=0.5, cycles=3),
+    lrkit.cosine_restarts(init=0.1, cycle_steps=7, cycle_mult=1.5, end=0.01),
+    lrkit.cyclic(init=0.001, peak=0.006, up_steps=20, policy="exp_range", factor=0.99),
+    lrkit.cyclic(init=0.001, peak=0.006, up_steps=5, down_steps=15, policy="triangular2"),
+    lrkit.warmup(lrkit.cosine(init=0.1, steps=100), warmup_steps=10),
+    lrkit.warmup(lrkit.inverse_sqrt(0.1, every=10), warmup_steps=10, shape="exponential",
+                 init=1e-3),
     lrkit.join(lrkit.constant(0.1, steps=20), lrkit.linear(init=0.1, end=0.0, steps=30)),
     lrkit.repeat(lrkit.linear(init=1.0, end=0.0, steps=10)),
-    lrkit.shift(lrkit.linear(init=1.0, end=0.0, steps=10), steps=5),
-    lrkit.stretch(lrkit.cosine(peak=1.0, steps=10), total=137),
-    lrkit.cosine(peak=0.1, steps=100) * lrkit.plateau(),
-    lrkit.clip(lrkit.cosine(peak=0.1, steps=100), 0.01, 0.05) + 0.001,
+    lrkit.shift(lrkit.linear(init=1.0, end=0.0, steps=10), delay=5),
+    lrkit.stretch(lrkit.cosine(init=1.0, steps=10), steps=137),
+    lrkit.cosine(init=0.1, steps=100) * lrkit.plateau(),
+    lrkit.clip(lrkit.cosine(init=0.1, steps=100), 0.01, 0.05) + 0.001,
     lrkit.minimum(lrkit.exponential(0.1, k=0.01), lrkit.linear(init=0.0, end=0.2, steps=50)),
     lrkit.maximum(lrkit.exponential(0.1, k=0.05), 0.02) / 2,
 ]
@@ -124,9 +125,9 @@ def _float32_tolerance(s: lrkit.Schedule) -> float | None:
     ~(t + 1/decay) log(t + 1/decay), meaningless in float32 for small decay (NaN below ~1e-5,
     where lgamma's shift product overflows); lrkit.optax.schedule refuses it without x64."""
     nodes = list(_walk(s))
-    if any(isinstance(x, lrkit.TimeDecay) and x.compounding for x in nodes):
+    if any(isinstance(x, lrkit.time_decay) and x.compounding for x in nodes):
         return None
-    return ILL_CONDITIONED_32 if any(isinstance(x, lrkit.Cyclic) for x in nodes) else TOL32
+    return ILL_CONDITIONED_32 if any(isinstance(x, lrkit.cyclic) for x in nodes) else TOL32
 
 
 def _check(s: lrkit.Schedule) -> None:
@@ -166,7 +167,7 @@ def test_random_schedules_agree(s):
 def test_integer_step_tensors_are_evaluated_in_floating_point():
     # a step counter is usually an integer tensor; integer arithmetic would truncate
     # t / steps to 0 and the schedule would never move
-    s = lrkit.parse("warmup(cosine(peak=0.1, steps=100), steps=10)")
+    s = lrkit.parse("warmup(cosine(init=0.1, steps=100), warmup_steps=10)")
     t = np.arange(0, 120, 7)
     want = s.values(t)
     got = s.evaluate(torch.arange(0, 120, 7), "torch")

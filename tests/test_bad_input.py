@@ -8,44 +8,52 @@ import numpy as np
 import pytest
 
 import lrkit
+from lrkit.compose import Join
 
 # constructor, valid keyword arguments, {numeric parameter: kind}
 #   kind: "nonneg" (>= 0), "pos" (> 0), "unit" ([0, 1]), "real" (any finite number)
-C = lrkit.cosine(peak=0.1, steps=100)
+C = lrkit.cosine(init=0.1, steps=100)
 TABLE = [
     (lrkit.constant, {"value": 0.1, "steps": 10}, {"value": "nonneg", "steps": "pos"}),
-    (lrkit.time_decay, {"init": 0.1, "decay": 0.01}, {"init": "nonneg", "decay": "nonneg"}),
-    (lrkit.time_decay, {"init": 0.1, "rate": 0.5, "steps": 10}, {"rate": "pos", "steps": "pos"}),
-    (lrkit.step_decay, {"init": 0.1, "drop": 0.5, "every": 10, "offset": 1},
-     {"init": "nonneg", "drop": "unit", "every": "pos", "offset": "nonneg"}),
-    (lrkit.exponential, {"init": 0.1, "k": 0.1}, {"init": "nonneg", "k": "nonneg"}),
-    (lrkit.exponential, {"init": 0.1, "rate": 0.5, "steps": 10, "end": 0.01},
-     {"rate": "pos", "steps": "pos", "end": "nonneg"}),
-    (lrkit.multistep, {"init": 0.1, "drop": 0.5, "at": (10, 20)},
-     {"init": "nonneg", "drop": "unit"}),
+    (lrkit.time_decay, {"init": 0.1, "k": 0.01}, {"init": "nonneg", "k": "nonneg"}),
+    (lrkit.time_decay, {"init": 0.1, "k": 0.5, "every": 10}, {"every": "pos"}),
+    (lrkit.step_decay, {"init": 0.1, "factor": 0.5, "every": 10, "offset": 1},
+     {"init": "nonneg", "factor": "unit", "every": "pos", "offset": "nonneg"}),
+    (lrkit.exponential, {"init": 0.1, "k": 0.1, "every": 10}, {"init": "nonneg", "k": "nonneg",
+                                                               "every": "pos"}),
+    (lrkit.exponential, {"init": 0.1, "factor": 0.5, "every": 10, "end": 0.01},
+     {"factor": "pos", "every": "pos", "end": "nonneg"}),
+    (lrkit.multistep, {"init": 0.1, "factor": 0.5, "at": (10, 20)},
+     {"init": "nonneg", "factor": "unit"}),
     (lrkit.linear, {"init": 0.0, "end": 0.1, "steps": 10},
      {"init": "nonneg", "end": "nonneg", "steps": "pos"}),
-    (lrkit.polynomial, {"init": 0.1, "steps": 10, "end": 0.01, "power": 2.0, "k_decay": 1.5},
-     {"init": "nonneg", "steps": "pos", "end": "nonneg", "power": "pos", "k_decay": "pos"}),
-    (lrkit.cosine, {"peak": 0.1, "steps": 10, "end": 0.01, "exponent": 2.0, "k_decay": 1.5},
-     {"peak": "nonneg", "steps": "pos", "end": "nonneg", "exponent": "pos", "k_decay": "pos"}),
-    (lrkit.tanh, {"peak": 0.1, "steps": 10, "end": 0.01, "low": -7.0, "high": 3.0},
-     {"peak": "nonneg", "steps": "pos", "end": "nonneg", "low": "real", "high": "real"}),
-    (lrkit.rex, {"peak": 0.1, "steps": 10, "end": 0.01},
-     {"peak": "nonneg", "steps": "pos", "end": "nonneg"}),
-    (lrkit.inverse_sqrt, {"peak": 0.1, "timescale": 10}, {"peak": "nonneg", "timescale": "pos"}),
-    (lrkit.wsd, {"peak": 0.1, "steps": 100, "decay": 20, "end": 0.01},
-     {"peak": "nonneg", "steps": "pos", "decay": "pos", "end": "nonneg"}),
-    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "pct": 0.3, "div": 25, "final_div": 1e4},
+    (lrkit.polynomial, {"init": 0.1, "steps": 10, "end": 0.01, "power": 2.0,
+                        "progress_power": 1.5},
+     {"init": "nonneg", "steps": "pos", "end": "nonneg", "power": "pos",
+      "progress_power": "pos"}),
+    (lrkit.polynomial, {"init": 0.1, "every": 10}, {"every": "pos"}),
+    (lrkit.cosine, {"init": 0.1, "steps": 10, "end": 0.01, "power": 2.0, "progress_power": 1.5},
+     {"init": "nonneg", "steps": "pos", "end": "nonneg", "power": "pos",
+      "progress_power": "pos"}),
+    (lrkit.tanh, {"init": 0.1, "steps": 10, "end": 0.01, "x_start": -7.0, "x_end": 3.0},
+     {"init": "nonneg", "steps": "pos", "end": "nonneg", "x_start": "real", "x_end": "real"}),
+    (lrkit.rex, {"init": 0.1, "steps": 10, "end": 0.01},
+     {"init": "nonneg", "steps": "pos", "end": "nonneg"}),
+    (lrkit.inverse_sqrt, {"init": 0.1, "every": 10}, {"init": "nonneg", "every": "pos"}),
+    (lrkit.wsd, {"init": 0.1, "steps": 100, "decay_steps": 20, "end": 0.01},
+     {"init": "nonneg", "steps": "pos", "decay_steps": "pos", "end": "nonneg"}),
+    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "up_frac": 0.3, "div": 25, "final_div": 1e4},
      {"peak": "nonneg", "steps": "pos", "div": "pos", "final_div": "pos"}),
-    (lrkit.cosine_restarts, {"peak": 0.1, "every": 10, "mult": 2, "decay": 0.5, "end": 0.01},
-     {"peak": "nonneg", "every": "pos", "decay": "unit", "end": "nonneg"}),
-    (lrkit.cyclic, {"init": 0.001, "peak": 0.01, "up": 10, "down": 5, "gamma": 0.9},
-     {"init": "nonneg", "peak": "nonneg", "up": "pos", "down": "pos"}),
-    (lrkit.warmup, {"schedule": C, "steps": 10, "init": 0.01}, {"steps": "pos", "init": "nonneg"}),
+    (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycle_mult": 2,
+                             "cycle_factor": 0.5, "end": 0.01},
+     {"init": "nonneg", "cycle_steps": "pos", "cycle_factor": "unit", "end": "nonneg"}),
+    (lrkit.cyclic, {"init": 0.001, "peak": 0.01, "up_steps": 10, "down_steps": 5, "factor": 0.9},
+     {"init": "nonneg", "peak": "nonneg", "up_steps": "pos", "down_steps": "pos"}),
+    (lrkit.warmup, {"schedule": C, "warmup_steps": 10, "init": 0.01},
+     {"warmup_steps": "pos", "init": "nonneg"}),
     (lrkit.repeat, {"schedule": C, "every": 10}, {"every": "pos"}),
-    (lrkit.shift, {"schedule": C, "steps": 10}, {"steps": "real"}),
-    (lrkit.stretch, {"schedule": C, "total": 10}, {"total": "pos"}),
+    (lrkit.shift, {"schedule": C, "delay": 10}, {"delay": "real"}),
+    (lrkit.stretch, {"schedule": C, "steps": 10}, {"steps": "pos"}),
     (lrkit.clip, {"s": C, "low": 0.01, "high": 0.05}, {"low": "nonneg", "high": "nonneg"}),
 ]
 
@@ -106,9 +114,9 @@ def test_constructor_refuses_bad_number(ctor, good, name, value, exc):
      r"at\[0\] must be >= 0, got -5"),
     (lrkit.piecewise, {"levels": (0.1, True), "at": (5,)}, TypeError,
      r"levels\[1\] must be a number, got True"),
-    (lrkit.multistep, {"init": 0.1, "drop": 0.5, "at": (30, 10)}, ValueError,
+    (lrkit.multistep, {"init": 0.1, "factor": 0.5, "at": (30, 10)}, ValueError,
      r"multistep: at must be non-decreasing, got \[30, 10\]"),
-    (lrkit.multistep, {"init": 0.1, "drop": 0.5, "at": 30}, TypeError,
+    (lrkit.multistep, {"init": 0.1, "factor": 0.5, "at": 30}, TypeError,
      r"multistep: at must be a sequence of numbers, got 30"),
     (lrkit.interpolate, {"knots": ((0, 1.0), (10,))}, ValueError,
      r"knots\[1\] must be a \(t, value\) pair, got \(10,\)"),
@@ -118,58 +126,72 @@ def test_constructor_refuses_bad_number(ctor, good, name, value, exc):
     (lrkit.interpolate, {"knots": 5}, TypeError, r"knots must be a sequence of \(t, value\)"),
     (lrkit.interpolate, {"knots": ((0, -1.0),)}, ValueError, r"knots\[0\]\[1\] must be >= 0"),
     (lrkit.interpolate, {"knots": ((0, 1.0),), "shape": "cubic"}, ValueError,
-     r"shape must be one of 'linear', 'cos', got 'cubic'"),
+     r"shape must be one of 'linear', 'cosine', got 'cubic'"),
+    (lrkit.interpolate, {"knots": ((0, 1.0),), "shape": "cos"}, ValueError,
+     r"shape must be one of 'linear', 'cosine', got 'cos'"),
     # choices and flags
-    (lrkit.wsd, {"peak": 0.1, "steps": 10, "decay": 2, "shape": "sqrt"}, ValueError,
+    (lrkit.wsd, {"init": 0.1, "steps": 10, "decay_steps": 2, "shape": "sqrt"}, ValueError,
      r"wsd: shape must be one of 'linear', 'cosine', '1-sqrt', got 'sqrt'"),
-    (lrkit.cyclic, {"init": 0.0, "peak": 0.1, "up": 5, "mode": "tri"}, ValueError,
-     r"cyclic: mode must be one of .*got 'tri'"),
-    (lrkit.cyclic, {"init": 0.0, "peak": 0.1, "up": 5, "gamma": 0}, ValueError,
-     r"cyclic: gamma must be in \(0, 1\], got 0"),
-    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "shape": "cosine"}, ValueError,
-     r"one_cycle: shape must be one of 'linear', 'cos', got 'cosine'"),
+    (lrkit.cyclic, {"init": 0.0, "peak": 0.1, "up_steps": 5, "policy": "tri"}, ValueError,
+     r"cyclic: policy must be one of .*got 'tri'"),
+    (lrkit.cyclic, {"init": 0.0, "peak": 0.1, "up_steps": 5, "factor": 0}, ValueError,
+     r"cyclic: factor must be in \(0, 1\], got 0"),
+    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "shape": "cos"}, ValueError,
+     r"one_cycle: shape must be one of 'linear', 'cosine', got 'cos'"),
     (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "three_phase": 1}, TypeError,
      r"three_phase must be True or False, got 1"),
-    (lrkit.time_decay, {"init": 0.1, "rate": 0.5, "staircase": "yes"}, TypeError,
+    (lrkit.time_decay, {"init": 0.1, "k": 0.5, "staircase": "yes"}, TypeError,
      r"staircase must be True or False, got 'yes'"),
-    (lrkit.polynomial, {"init": 0.1, "steps": 5, "cycle": None}, TypeError,
-     r"cycle must be True or False, got None"),
+    (lrkit.time_decay, {"init": 0.1, "k": 0.5, "compounding": 1}, TypeError,
+     r"compounding must be True or False, got 1"),
+    (lrkit.exponential, {"init": 0.1, "k": 0.5, "staircase": None}, TypeError,
+     r"staircase must be True or False, got None"),
     (lrkit.piecewise, {"levels": (0.1,), "at": (), "after": 0}, TypeError,
      r"after must be True or False, got 0"),
+    (lrkit.warmup, {"schedule": C, "warmup_steps": 5, "shape": "exp"}, ValueError,
+     r"warmup: shape must be one of 'linear', 'cosine', 'exponential', got 'exp'"),
+    (lrkit.warmup, {"schedule": C, "warmup_steps": 5, "fit": "no"}, TypeError,
+     r"warmup: fit must be True or False, got 'no'"),
     # relations between parameters
-    (lrkit.time_decay, {"init": 0.1}, ValueError, r"exactly one of decay= or rate="),
-    (lrkit.time_decay, {"init": 0.1, "decay": 0.1, "rate": 0.1}, ValueError,
-     r"exactly one of decay= or rate=.*decay=0.1, rate=0.1"),
-    (lrkit.time_decay, {"init": 0.1, "decay": 0.1, "steps": 10}, ValueError,
-     r"steps= and staircase= go with rate="),
-    (lrkit.time_decay, {"init": 0.1, "rate": 0.1, "compounding": True}, ValueError,
-     r"compounding=True goes with decay="),
-    (lrkit.exponential, {"init": 0.1, "rate": 1.5}, ValueError, r"rate=1.5 > 1 .*give end="),
-    (lrkit.exponential, {"init": 0.1, "k": 0.1, "staircase": True}, ValueError,
-     r"steps= and staircase= go with rate="),
-    (lrkit.wsd, {"peak": 0.1, "steps": 10, "decay": 20}, ValueError,
-     r"wsd: decay must be <= steps=10, got 20"),
-    (lrkit.tanh, {"peak": 0.1, "steps": 10, "low": 3.0, "high": 3.0}, ValueError,
-     r"tanh: high must be > low=3.0, got 3.0"),
-    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "pct": 0.5, "three_phase": True}, ValueError,
-     r"three_phase needs pct < 0.5, got 0.5"),
-    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "pct": 1.0}, ValueError,
-     r"one_cycle: pct must be in \(0, 1\), got 1.0"),
-    (lrkit.one_cycle, {"peak": 0.1, "steps": 3, "pct": 0.3}, ValueError,
-     r"pct\*steps - 1 must be > 0.*pct=0.3, steps=3"),
-    (lrkit.cosine_restarts, {"peak": 0.1, "every": 10, "mult": 0.5}, ValueError,
-     r"mult must be >= 1, got 0.5"),
-    (lrkit.cosine_restarts, {"peak": 0.1, "every": 10, "cycles": 0}, ValueError,
+    (lrkit.time_decay, {"init": 0.1}, TypeError, r"missing 1 required keyword-only argument: 'k'"),
+    (lrkit.time_decay, {"init": 0.1, "k": 0.1, "every": 10, "compounding": True}, ValueError,
+     r"time_decay: compounding=True .* needs every=1 and staircase=False, got every=10, "
+     r"staircase=False"),
+    (lrkit.time_decay, {"init": 0.1, "k": 0.1, "staircase": True, "compounding": True},
+     ValueError, r"compounding=True .*got every=1, staircase=True"),
+    (lrkit.exponential, {"init": 0.1}, ValueError,
+     r"exponential: give exactly one of k= or factor=, got k=None, factor=None"),
+    (lrkit.exponential, {"init": 0.1, "k": 0.1, "factor": 0.5}, ValueError,
+     r"exactly one of k= or factor=, got k=0.1, factor=0.5"),
+    (lrkit.exponential, {"init": 0.1, "factor": 1.5}, ValueError,
+     r"factor=1.5 > 1 .*give end="),
+    (lrkit.polynomial, {"init": 0.1}, ValueError,
+     r"polynomial: give exactly one of steps= .* or every= .*got steps=None, every=None"),
+    (lrkit.polynomial, {"init": 0.1, "steps": 10, "every": 10}, ValueError,
+     r"exactly one of steps= .*got steps=10, every=10"),
+    (lrkit.wsd, {"init": 0.1, "steps": 10, "decay_steps": 20}, ValueError,
+     r"wsd: decay_steps must be <= steps=10, got 20"),
+    (lrkit.tanh, {"init": 0.1, "steps": 10, "x_start": 3.0, "x_end": 3.0}, ValueError,
+     r"tanh: x_end must be > x_start=3.0, got 3.0"),
+    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "up_frac": 0.5, "three_phase": True},
+     ValueError, r"one_cycle: up_frac must be in \(0, 0.5\), got 0.5"),
+    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "up_frac": 1.0}, ValueError,
+     r"one_cycle: up_frac must be in \(0, 1\), got 1.0"),
+    (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "up_frac": 0}, ValueError,
+     r"one_cycle: up_frac must be in \(0, 1\), got 0"),
+    (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycle_mult": 0.5}, ValueError,
+     r"cycle_mult must be >= 1, got 0.5"),
+    (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycles": 0}, ValueError,
      r"cycles must be an integer >= 1, got 0"),
-    (lrkit.cosine_restarts, {"peak": 0.1, "every": 10, "cycles": 1.5}, TypeError,
+    (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycles": 1.5}, TypeError,
      r"cycles must be an integer >= 1, got 1.5"),
-    (lrkit.cosine_restarts, {"peak": 0.1, "every": 10, "cycles": True}, TypeError,
+    (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycles": True}, TypeError,
      r"cycles must be an integer >= 1, got True"),
     # combinators: schedule arguments
-    (lrkit.warmup, {"schedule": 5j, "steps": 3}, TypeError,
+    (lrkit.warmup, {"schedule": 5j, "warmup_steps": 3}, TypeError,
      r"warmup: schedule must be a schedule or a number, got 5j"),
     # the core reads no text: a spec string is refused with the way to read it
-    (lrkit.warmup, {"schedule": "cosin(peak=1, steps=2)", "steps": 1}, TypeError,
+    (lrkit.warmup, {"schedule": "cosin(init=1, steps=2)", "warmup_steps": 1}, TypeError,
      r"^warmup: schedule must be a schedule or a number, got the string "
      r"'cosin\(peak=1, steps=2\)'; read it with lrkit.parse\('cosin\(peak=1, steps=2\)'\) "
      r"first$"),
@@ -178,9 +200,9 @@ def test_constructor_refuses_bad_number(ctor, good, name, value, exc):
     (lrkit.minimum, {"a": C, "b": "x"}, TypeError,
      r"^b must be a schedule or a number, got the string 'x'; read it with lrkit.parse"),
     (lrkit.maximum, {"a": None, "b": C}, TypeError, r"a must be a schedule.*got None"),
-    (lrkit.exponential, {"init": 0.1, "rate": 0.5, "steps": 10, "end": 0.2}, ValueError,
+    (lrkit.exponential, {"init": 0.1, "factor": 0.5, "every": 10, "end": 0.2}, ValueError,
      r"exponential: end is the floor of a decay and must be <= init=0.1, got 0.2"),
-    (lrkit.exponential, {"init": 0.1, "rate": 2.0, "steps": 10, "end": 0.05}, ValueError,
+    (lrkit.exponential, {"init": 0.1, "factor": 2.0, "every": 10, "end": 0.05}, ValueError,
      r"exponential: end is the ceiling of a growing curve and must be >= init=0.1, got 0.05"),
 ])
 def test_constructor_refuses_bad_structure(ctor, kwargs, exc, pattern):
@@ -192,7 +214,7 @@ def test_join_pieces_must_be_schedules():
     with pytest.raises(TypeError, match=r"join: pieces\[1\] must be a schedule.*got \[1\]"):
         lrkit.join(C, [1])
     with pytest.raises(TypeError, match=r"join: pieces must be a sequence of schedules"):
-        lrkit.Join(C)
+        Join(C)
     with pytest.raises(ValueError, match=r"join: at\[0\] must be >= 0, got -1"):
         lrkit.join(C, C, at=(-1,))
     with pytest.raises(TypeError, match=r"join: at\[0\] must be a number, got True"):
@@ -200,13 +222,13 @@ def test_join_pieces_must_be_schedules():
 
 
 def test_numpy_scalars_are_accepted_as_numbers():
-    s = lrkit.cosine(peak=np.float64(0.1), steps=np.int64(100))
-    assert s == lrkit.cosine(peak=0.1, steps=100)
-    assert type(s.peak) is float and type(s.steps) is int
-    with pytest.raises(TypeError, match=r"cosine: peak must be a number"):
-        lrkit.cosine(peak=np.array([0.1, 0.2]), steps=10)
+    s = lrkit.cosine(init=np.float64(0.1), steps=np.int64(100))
+    assert s == lrkit.cosine(init=0.1, steps=100)
+    assert type(s.init) is float and type(s.steps) is int
+    with pytest.raises(TypeError, match=r"cosine: init must be a number"):
+        lrkit.cosine(init=np.array([0.1, 0.2]), steps=10)
     with pytest.raises(TypeError, match=r"cosine: steps must be a number, got True"):
-        lrkit.cosine(peak=0.1, steps=np.bool_(True))
+        lrkit.cosine(init=0.1, steps=np.bool_(True))
 
 
 BAD_T = [(-1, ValueError), (-1e-9, ValueError), (math.nan, ValueError), (math.inf, ValueError),
@@ -215,8 +237,8 @@ BAD_T = [(-1, ValueError), (-1e-9, ValueError), (math.nan, ValueError), (math.in
 
 
 @pytest.mark.parametrize(("t", "exc"), BAD_T, ids=[repr(t) for t, _ in BAD_T])
-@pytest.mark.parametrize("spec", ["cosine(peak=0.1, steps=10)", "constant(0.1)",
-                                  "warmup(cosine(peak=0.1, steps=10), steps=2)"])
+@pytest.mark.parametrize("spec", ["cosine(init=0.1, steps=10)", "constant(0.1)",
+                                  "warmup(cosine(init=0.1, steps=10), warmup_steps=2)"])
 def test_call_refuses_bad_t(spec, t, exc):
     s = lrkit.parse(spec)
     with pytest.raises(exc, match=r"t must be a (finite )?number >= 0, got " + re.escape(repr(t))):
@@ -243,9 +265,9 @@ def test_values_refuses_bad_counts():
 
 def test_valid_edge_values_are_accepted():
     assert lrkit.constant(0.0)(5) == 0.0
-    assert lrkit.step_decay(1.0, drop=0.0, every=1)(0) == 1.0
-    assert lrkit.step_decay(1.0, drop=0.0, every=1)(1) == 0.0
-    assert lrkit.cosine(peak=0.0, steps=1)(0.5) == 0.0
-    assert lrkit.time_decay(0.1, decay=0.0, compounding=True)(10**9) == 0.1
-    assert lrkit.shift(C, steps=-5)(0) == C(5)
+    assert lrkit.step_decay(1.0, factor=0.0, every=1)(0) == 1.0
+    assert lrkit.step_decay(1.0, factor=0.0, every=1)(1) == 0.0
+    assert lrkit.cosine(init=0.0, steps=1)(0.5) == 0.0
+    assert lrkit.time_decay(0.1, k=0.0, compounding=True)(10**9) == 0.1
+    assert lrkit.shift(C, delay=-5)(0) == C(5)
     assert C(10**18) == 0.0 and C(1e300) == 0.0

@@ -13,12 +13,12 @@ import pytest
 import lrkit
 from lrkit.cli import run
 
-WARM_COS = "warmup(cosine(peak=0.1, steps=1000), steps=100)"
+WARM_COS = "warmup(cosine(init=0.1, steps=1000), warmup_steps=100)"
 SPECS = [
     WARM_COS,
-    "time_decay(0.05, decay=0.0001, compounding=True)",
+    "time_decay(0.05, k=0.0001, compounding=True)",
     "one_cycle(peak=0.1, steps=300, three_phase=True)",
-    "0.5 * cosine_restarts(peak=0.1, every=7, mult=1.5) + 1e-05",
+    "0.5 * cosine_restarts(init=0.1, cycle_steps=7, cycle_mult=1.5) + 1e-05",
 ]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -85,9 +85,10 @@ def test_list_shows_every_registered_name(capsys, plain):
     for name in lrkit.REGISTRY:
         assert re.search(rf"\b{name}\b", out), name
     if plain:  # rich wraps cells to fit, depending on what else is registered
-        assert "cosine(*, peak, steps, end=0.0, exponent=1.0, k_decay=1.0)" in out
+        assert "cosine(init, *, steps, end=0.0, power=1.0, progress_power=1.0)" in out
         assert "join(*pieces, at=None)" in out
-        assert "Cosine annealing from peak to end over steps" in out
+        assert "plateau(*, mode='min'," in out
+        assert "Cosine annealing from init to end over steps" in out
 
 
 def test_list_rows_come_from_the_docstrings():
@@ -95,11 +96,13 @@ def test_list_rows_come_from_the_docstrings():
 
     rows = catalogue()
     assert sorted(r[1] for r in rows) == sorted(lrkit.REGISTRY)
-    assert summary(lrkit.Linear) == "Linear from init to end over steps, then held."
-    assert summary(lrkit.Linear, markdown=True) == (
+    assert summary(lrkit.linear) == "Linear from init to end over steps, then held."
+    assert summary(lrkit.linear, markdown=True) == (
         "Linear from `init` to `end` over `steps`, then held."
     )
-    assert signature(lrkit.StepDecay) == "step_decay(init, *, drop, every, offset=0)"
+    assert signature(lrkit.step_decay) == "step_decay(init, *, factor, every, offset=0)"
+    assert signature(lrkit.warmup) == ("warmup(schedule, *, warmup_steps, init=0.0, "
+                                       "shape='linear', fit=True)")
     assert all(not r[2].endswith("::") and "``" not in r[2] for r in rows)
 
 
@@ -107,7 +110,7 @@ def test_plot_writes_a_png(capsys, tmp_path):
     import matplotlib.image
 
     out_path = tmp_path / "s.png"
-    code, out, err = lrkit_cli(capsys, "plot", WARM_COS, "step_decay(0.1, drop=0.5, every=200)",
+    code, out, err = lrkit_cli(capsys, "plot", WARM_COS, "step_decay(0.1, factor=0.5, every=200)",
                                "--steps", "1000", "--out", str(out_path), "--log",
                                "--label", "warm", "--label", "step")
     assert (code, err, out) == (0, "", f"wrote {out_path}\n")
@@ -120,20 +123,20 @@ def test_plot_writes_a_png(capsys, tmp_path):
 def test_plot_in_the_terminal_with_the_default_steps(capsys, tmp_path):
     lin = lrkit.linear(init=0.0, end=0.1, steps=40)
     path = write(tmp_path, "lin.json", lrkit.dumps(lin, "json"))
-    code, out, err = lrkit_cli(capsys, "plot", "cosine(peak=0.1, steps=250)", str(path),
+    code, out, err = lrkit_cli(capsys, "plot", "cosine(init=0.1, steps=250)", str(path),
                                "--width", "70", "--height", "16")
     assert (code, err) == (0, "")
     lines = ANSI.sub("", out).rstrip("\n").split("\n")
     assert len(lines) == 16 and {len(line) for line in lines} == {70}
     assert lines[-3].split() == ["0", "125", "250"]  # --steps: the longest finite length
-    assert "cosine(peak=0.1, steps=250)" in lines[-2]
+    assert "cosine(init=0.1, steps=250)" in lines[-2]
     assert "linear(init=0.0, end=0.1, steps=40)" in lines[-1]
 
 
 def test_plot_without_steps_of_a_schedule_that_never_settles_uses_its_horizon(capsys):
     from lrkit.plot import horizon
 
-    s = lrkit.parse("inverse_sqrt(peak=0.1, timescale=10)")
+    s = lrkit.parse("inverse_sqrt(init=0.1, every=10)")
     code, out, err = lrkit_cli(capsys, "plot", repr(s), "--width", "70", "--height", "16")
     assert (code, err) == (0, "")
     axis = ANSI.sub("", out).rstrip("\n").split("\n")[-2].split()  # above the legend
@@ -141,23 +144,23 @@ def test_plot_without_steps_of_a_schedule_that_never_settles_uses_its_horizon(ca
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["values", "cosine(peak=0.1, steps=)", "--steps", "3"], "cannot parse spec at column"),
+    (["values", "cosine(init=0.1, steps=)", "--steps", "3"], "cannot parse spec at column"),
     (["values", "cosin(peak=0.1, steps=10)", "--steps", "3"], "did you mean 'cosine'"),
-    (["plot", "cosine(peak=0.1, stepz=10)"], "has no parameter 'stepz'"),
-    (["values", "cosine(peak=-1, steps=10)", "--steps", "3"], "peak must be >= 0, got -1"),
+    (["plot", "cosine(init=0.1, stepz=10)"], "has no parameter 'stepz'"),
+    (["values", "cosine(init=-1, steps=10)", "--steps", "3"], "init must be >= 0, got -1"),
     (["values", "missing.json", "--steps", "3"], "'missing.json' does not exist"),
-    (["values", "cosine(peak=0.1, steps=10)", "--steps", "0"], "got 0"),
-    (["values", "cosine(peak=0.1, steps=10)", "--steps", "-5"], "got -5"),
-    (["values", "cosine(peak=0.1, steps=10)"], "--steps is required"),
-    (["values", "cosine(peak=0.1, steps=10)", "--steps", "ten"], "'ten' is not a valid integer"),
-    (["plot", "cosine(peak=0.1, steps=10)", "--steps", "0"], "got 0"),
-    (["plot", "cosine(peak=0.1, steps=10)", "--label", "a", "--label", "b"], "2 times for 1"),
-    (["plot", "cosine(peak=0.1, steps=10)", "--out", "{tmp}/no/such/dir/x.png"],
+    (["values", "cosine(init=0.1, steps=10)", "--steps", "0"], "got 0"),
+    (["values", "cosine(init=0.1, steps=10)", "--steps", "-5"], "got -5"),
+    (["values", "cosine(init=0.1, steps=10)"], "--steps is required"),
+    (["values", "cosine(init=0.1, steps=10)", "--steps", "ten"], "'ten' is not a valid integer"),
+    (["plot", "cosine(init=0.1, steps=10)", "--steps", "0"], "got 0"),
+    (["plot", "cosine(init=0.1, steps=10)", "--label", "a", "--label", "b"], "2 times for 1"),
+    (["plot", "cosine(init=0.1, steps=10)", "--out", "{tmp}/no/such/dir/x.png"],
      "No such file or directory"),
-    (["plot", "cosine(peak=0.1, steps=10)", "--out", "{tmp}/x.nope"], "unknown image format"),
-    (["plot", "cosine(peak=0.1, steps=10)", "--out", "{tmp}"], "is a directory"),
-    (["plot", "cosine(peak=0.1, steps=10)", "--width", "5"], "needs width >= 24"),
-    (["show", "cosine(peak=0.1, steps=10)", "--format", "xml"], "'xml' is not one of"),
+    (["plot", "cosine(init=0.1, steps=10)", "--out", "{tmp}/x.nope"], "unknown image format"),
+    (["plot", "cosine(init=0.1, steps=10)", "--out", "{tmp}"], "is a directory"),
+    (["plot", "cosine(init=0.1, steps=10)", "--width", "5"], "needs width >= 24"),
+    (["show", "cosine(init=0.1, steps=10)", "--format", "xml"], "'xml' is not one of"),
     (["values", "{tmp}/bad.json", "--steps", "3"], "is not valid json"),
     (["values", "{tmp}/bad.json", "--steps", "3", "--json"], "is not valid json"),
     (["values", "{tmp}/bad.txt", "--steps", "3"], "unknown extension '.txt'"),
@@ -165,7 +168,7 @@ def test_plot_without_steps_of_a_schedule_that_never_settles_uses_its_horizon(ca
 ])
 def test_user_errors_exit_2_with_one_line(capsys, tmp_path, argv, message):
     write(tmp_path, "bad.json", "{not json")
-    write(tmp_path, "bad.txt", "cosine(peak=0.1, steps=10)")
+    write(tmp_path, "bad.txt", "cosine(init=0.1, steps=10)")
     code, out, err = lrkit_cli(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in argv])
     assert code == 2
     assert out == ""

@@ -33,7 +33,7 @@ def test_join_pieces_run_in_local_time():
 
 
 def test_join_explicit_boundaries_override_lengths():
-    s = join(constant(1.0), cosine(peak=0.5, steps=10), constant(0.125), at=(3, 8))
+    s = join(constant(1.0), cosine(init=0.5, steps=10), constant(0.125), at=(3, 8))
     assert s.boundaries == (3.0, 8.0)
     # the cosine piece sees local time t - 3 and is cut at t = 8 (local 5: its midpoint)
     check(s, [(0, 1.0), (2.999, 1.0), (3, 0.5), (5.5, 0.5 * (1 + math.cos(PI * 0.25)) / 2),
@@ -43,7 +43,7 @@ def test_join_explicit_boundaries_override_lengths():
 
 
 def test_join_single_piece_is_that_piece():
-    c = cosine(peak=1.0, steps=10)
+    c = cosine(init=1.0, steps=10)
     s = join(c)
     assert s.length == 10
     np.testing.assert_array_equal(s.values(30), c.values(30))
@@ -69,10 +69,11 @@ def test_join_zero_length_piece_at_boundary():
 
 
 def test_warmup_fit_is_optax_warmup_cosine_decay():
-    """warmup(cosine(peak=P, steps=N, end=E), steps=W) == optax.warmup_cosine_decay_schedule(
-    0, P, W, decay_steps=N, end_value=E): N counts the warm-up."""
+    """warmup(cosine(P, steps=N, end=E), warmup_steps=W) ==
+    optax.warmup_cosine_decay_schedule(0, P, W, decay_steps=N, end_value=E): N counts the
+    warm-up."""
     P, W, N, E = 0.1, 100, 1000, 0.001
-    s = warmup(cosine(peak=P, steps=N, end=E), steps=W)
+    s = warmup(cosine(init=P, steps=N, end=E), warmup_steps=W)
     assert s.length == N
 
     def optax_formula(t):
@@ -86,43 +87,47 @@ def test_warmup_fit_is_optax_warmup_cosine_decay():
 
 
 def test_warmup_fit_false_puts_the_ramp_in_front():
-    s = warmup(cosine(peak=1.0, steps=100), steps=10, fit=False)
+    s = warmup(cosine(init=1.0, steps=100), warmup_steps=10, fit=False)
     assert s.length == 110
     check(s, [(0, 0.0), (5, 0.5), (10, 1.0), (60, 0.5), (110, 0.0), (1e9, 0.0)])
 
 
 def test_warmup_of_never_ending_schedule_is_a_prefix():
-    s = warmup(lrkit.inverse_sqrt(peak=0.01, timescale=100), steps=100)
+    s = warmup(lrkit.inverse_sqrt(init=0.01, every=100), warmup_steps=100)
     assert s.length is None
     check(s, [(0, 0.0), (50, 0.005), (100, 0.01), (400, 0.005)])
-    # the Noam schedule: with init=0, warm-up W, timescale W
+    # the Noam schedule: with init=0, warm-up W, every=W
 
 
 @pytest.mark.parametrize(("shape", "ramp"), [
     ("linear", lambda u: 0.1 + (1.0 - 0.1) * u),
-    ("cos", lambda u: 0.1 + (1.0 - 0.1) * (1 - math.cos(PI * u)) / 2),
-    ("exp", lambda u: 0.1 * (1.0 / 0.1) ** u),
+    ("cosine", lambda u: 0.1 + (1.0 - 0.1) * (1 - math.cos(PI * u)) / 2),
+    ("exponential", lambda u: 0.1 * (1.0 / 0.1) ** u),
 ])
 def test_warmup_shapes(shape, ramp):
-    s = warmup(constant(1.0), steps=8, init=0.1, shape=shape)
+    s = warmup(constant(1.0), warmup_steps=8, init=0.1, shape=shape)
     check(s, [(t, ramp(t / 8)) for t in (0, 1, 2, 4, 6, 7, 7.5)] + [(8, 1.0), (1e9, 1.0)])
 
 
 def test_warmup_targets_the_schedule_start():
-    s = warmup(linear(init=0.5, end=0.0, steps=100), steps=20, init=0.1)
+    s = warmup(linear(init=0.5, end=0.0, steps=100), warmup_steps=20, init=0.1)
     # ramp 0.1 -> 0.5 over 20 steps, then the linear re-timed into [20, 100]
     check(s, [(0, 0.1), (10, 0.3), (20, 0.5), (60, 0.25), (100, 0.0)])
 
 
 def test_warmup_errors():
-    with pytest.raises(ValueError, match=r"steps=100 must be < the schedule's length 100"):
-        warmup(cosine(peak=1, steps=100), steps=100)
-    with pytest.raises(ValueError, match=r"shape='exp' needs init > 0"):
-        warmup(constant(1.0), steps=5, shape="exp")
-    with pytest.raises(ValueError, match=r"warmup: shape must be one of"):
-        warmup(constant(1.0), steps=5, shape="quadratic")
-    with pytest.raises(ValueError, match=r"warmup: steps must be > 0, got 0"):
-        warmup(constant(1.0), steps=0)
+    with pytest.raises(ValueError, match=r"warmup_steps=100 must be < the schedule's length 100"):
+        warmup(cosine(init=1, steps=100), warmup_steps=100)
+    with pytest.raises(ValueError, match=r"shape='exponential' needs init > 0"):
+        warmup(constant(1.0), warmup_steps=5, shape="exponential")
+    with pytest.raises(ValueError, match=r"warmup: shape must be one of 'linear', 'cosine', "
+                                         r"'exponential', got 'quadratic'"):
+        warmup(constant(1.0), warmup_steps=5, shape="quadratic")
+    with pytest.raises(ValueError, match=r"warmup: warmup_steps must be > 0, got 0"):
+        warmup(constant(1.0), warmup_steps=0)
+    with pytest.raises(TypeError, match=r"missing 1 required keyword-only argument: "
+                                        r"'warmup_steps'"):
+        warmup(constant(1.0))
 
 
 # -- repeat, shift, stretch ----------------------------------------------------------------
@@ -132,39 +137,39 @@ def test_repeat():
     s = lrkit.repeat(linear(init=1.0, end=0.0, steps=10))
     assert s.length is None
     check(s, [(0, 1.0), (5, 0.5), (9, 0.1), (10, 1.0), (15, 0.5), (1e9 + 5, 0.5)])
-    s2 = lrkit.repeat(lrkit.exponential(1.0, rate=0.5), every=3)
+    s2 = lrkit.repeat(lrkit.exponential(1.0, factor=0.5), every=3)
     check(s2, [(0, 1.0), (2, 0.25), (3, 1.0), (7, 0.5)])
     with pytest.raises(ValueError, match="never ends"):
-        lrkit.repeat(lrkit.exponential(1.0, rate=0.5))
+        lrkit.repeat(lrkit.exponential(1.0, factor=0.5))
 
 
 def test_shift_positive_and_negative():
     base = linear(init=1.0, end=0.0, steps=10)
-    later = lrkit.shift(base, steps=5)
+    later = lrkit.shift(base, delay=5)
     assert later.length == 15
     check(later, [(0, 1.0), (5, 1.0), (10, 0.5), (15, 0.0), (1e9, 0.0)])
-    earlier = lrkit.shift(base, steps=-4)
+    earlier = lrkit.shift(base, delay=-4)
     assert earlier.length == 6
     check(earlier, [(0, 0.6), (3, 0.3), (6, 0.0), (1e9, 0.0)])
-    assert lrkit.shift(base, steps=-40).length == 0
-    assert lrkit.shift(base, steps=-40)(0) == 0.0
+    assert lrkit.shift(base, delay=-40).length == 0
+    assert lrkit.shift(base, delay=-40)(0) == 0.0
 
 
 def test_stretch():
-    s = lrkit.stretch(cosine(peak=1.0, steps=10), total=1000)
+    s = lrkit.stretch(cosine(init=1.0, steps=10), steps=1000)
     assert s.length == 1000
     check(s, [(0, 1.0), (500, 0.5), (1000, 0.0), (1e9, 0.0)])
-    shrunk = lrkit.stretch(linear(init=1.0, end=0.0, steps=100), total=4)
+    shrunk = lrkit.stretch(linear(init=1.0, end=0.0, steps=100), steps=4)
     check(shrunk, [(1, 0.75), (4, 0.0)])
     with pytest.raises(ValueError, match="needs a finite schedule"):
-        lrkit.stretch(lrkit.inverse_sqrt(peak=1, timescale=1), total=10)
+        lrkit.stretch(lrkit.inverse_sqrt(init=1, every=1), steps=10)
 
 
 # -- arithmetic ----------------------------------------------------------------------------
 
 
 def test_arithmetic_with_numbers_and_schedules():
-    c = cosine(peak=0.1, steps=100)
+    c = cosine(init=0.1, steps=100)
     lin = linear(init=1.0, end=0.0, steps=100)
     check(0.5 * c, [(0, 0.05), (50, 0.025), (100, 0.0)])
     check(c * 0.5, [(0, 0.05), (50, 0.025)])
@@ -188,7 +193,7 @@ def test_clip_minimum_maximum():
     check(lrkit.clip(lin, low=0.2, high=0.7), [(0, 0.7), (50, 0.5), (90, 0.2), (1e9, 0.2)])
     check(lrkit.clip(lin, low=0.3), [(0, 1.0), (100, 0.3)])
     check(lrkit.minimum(lin, 0.4), [(0, 0.4), (80, 0.2)])
-    check(lrkit.maximum(lin, cosine(peak=0.5, steps=50)), [(0, 1.0), (75, 0.25), (100, 0.0)])
+    check(lrkit.maximum(lin, cosine(init=0.5, steps=50)), [(0, 1.0), (75, 0.25), (100, 0.0)])
     with pytest.raises(ValueError, match=r"clip: high must be >= low=0.5, got 0.1"):
         lrkit.clip(lin, low=0.5, high=0.1)
     with pytest.raises(ValueError, match=r"clip: low must be >= 0, got -1"):
@@ -196,17 +201,30 @@ def test_clip_minimum_maximum():
 
 
 def test_spec_of_composites_reads_back():
-    c = cosine(peak=0.1, steps=10_000)
-    for s in (warmup(c, steps=500), 0.5 * c + 1e-5, join(linear(init=0, end=0.1, steps=5), c),
-              lrkit.repeat(c), lrkit.shift(c, steps=-3), lrkit.stretch(c, total=7),
+    c = cosine(init=0.1, steps=10_000)
+    for s in (warmup(c, warmup_steps=500), 0.5 * c + 1e-5, join(linear(0, end=0.1, steps=5), c),
+              lrkit.repeat(c), lrkit.shift(c, delay=-3), lrkit.stretch(c, steps=7),
               lrkit.clip(c, low=0.01, high=0.05)):
         assert lrkit.parse(repr(s)) == s
-    assert repr(warmup(c, steps=500)) == "warmup(cosine(peak=0.1, steps=10000), steps=500)"
+    # a combinator's schedule is written positionally, a leaf's starting value by name
+    assert repr(warmup(c, warmup_steps=500)) == (
+        "warmup(cosine(init=0.1, steps=10000), warmup_steps=500)")
+    assert repr(lrkit.shift(c, delay=-3)) == "shift(cosine(init=0.1, steps=10000), delay=-3)"
+    assert repr(lrkit.stretch(c, steps=7)) == "stretch(cosine(init=0.1, steps=10000), steps=7)"
+
+
+def test_combinators_are_their_classes():
+    """One public name per schedule: ``lrkit.warmup`` is the class, so isinstance works."""
+    c = cosine(0.1, steps=100)
+    assert isinstance(warmup(c, warmup_steps=10), lrkit.warmup)
+    assert isinstance(lrkit.shift(c, delay=1), lrkit.shift)
+    assert isinstance(c, lrkit.cosine) and isinstance(c, lrkit.Schedule)
+    assert type(lrkit.join(c, c)) is lrkit.compose.Join  # join(*pieces) is a function
 
 
 def test_recipe_warmup_then_cosine_to_total_is_one_expression():
     # "warm up for W steps, then cosine to step N, N counting the warm-up"
-    s = lrkit.parse("warmup(cosine(peak=3e-4, steps=10000, end=3e-5), steps=500)")
+    s = lrkit.parse("warmup(cosine(init=3e-4, steps=10000, end=3e-5), warmup_steps=500)")
     assert s.length == 10_000
     assert s(500) == 3e-4 and s(10_000) == 3e-5 and s(10**9) == 3e-5
     v = s.values(10_001)

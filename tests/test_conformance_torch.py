@@ -95,14 +95,14 @@ def exact_cos(peak, end, z):
 @pytest.mark.parametrize("step_size", [1, 7, 30])
 def test_steplr(step_size):
     theirs, *_ = torch_lrs(lambda o: lr_scheduler.StepLR(o, step_size=step_size, gamma=0.9))
-    assert_conforms(ours(lrkit.step_decay(LR, drop=0.9, every=step_size)), theirs)
+    assert_conforms(ours(lrkit.step_decay(LR, factor=0.9, every=step_size)), theirs)
 
 
 @pytest.mark.parametrize("milestones", [[300, 1200, 4000], [100, 100, 2500, 2500, 2500]])
 def test_multisteplr_including_repeated_milestones(milestones):
     theirs, *_ = torch_lrs(lambda o: lr_scheduler.MultiStepLR(o, milestones=milestones,
                                                               gamma=0.3))
-    assert_conforms(ours(lrkit.multistep(LR, drop=0.3, at=tuple(milestones))), theirs)
+    assert_conforms(ours(lrkit.multistep(LR, factor=0.3, at=tuple(milestones))), theirs)
     if milestones[0] == milestones[1]:  # a repeated milestone drops twice
         assert theirs[100] == pytest.approx(LR * 0.09, rel=1e-15)
 
@@ -125,7 +125,7 @@ def test_linearlr(start, end, iters):
 @pytest.mark.parametrize("gamma", [0.999, 0.99, 0.5])
 def test_exponentiallr(gamma):
     theirs, *_ = torch_lrs(lambda o: lr_scheduler.ExponentialLR(o, gamma=gamma))
-    mine = ours(lrkit.exponential(LR, rate=gamma))
+    mine = ours(lrkit.exponential(LR, factor=gamma))
     # the recursive form multiplies by gamma once per step: compare where it has not
     # underflowed into subnormals (0.5**5000 is far below the smallest double)
     normal = theirs > np.finfo(float).tiny
@@ -152,7 +152,7 @@ def test_polynomiallr(iters, power):
 def test_cosineannealinglr_up_to_tmax_then_lrkit_holds(T, eta_min):
     theirs, *_ = torch_lrs(lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=T,
                                                                     eta_min=eta_min))
-    s = cosine(peak=LR, steps=T, end=eta_min)
+    s = cosine(init=LR, steps=T, end=eta_min)
     mine = ours(s)
     upto = slice(0, T + 1)
     assert_conforms(mine[upto], theirs[upto], cancels=True)
@@ -164,7 +164,7 @@ def test_cosineannealinglr_up_to_tmax_then_lrkit_holds(T, eta_min):
         assert np.all(np.diff(theirs[T:min(2 * T, N - 1)]) > 0)
         # ... and that periodic curve is available explicitly, as a value
         periodic = lrkit.repeat(lrkit.interpolate(
-            knots=((0, LR), (T, eta_min), (2 * T, LR)), shape="cos"))
+            knots=((0, LR), (T, eta_min), (2 * T, LR)), shape="cosine"))
         assert_conforms(ours(periodic), theirs, cancels=True)
 
 
@@ -172,7 +172,7 @@ def test_cosineannealinglr_up_to_tmax_then_lrkit_holds(T, eta_min):
 def test_cosineannealingwarmrestarts(T0, mult):
     theirs, *_ = torch_lrs(lambda o: lr_scheduler.CosineAnnealingWarmRestarts(
         o, T_0=T0, T_mult=mult, eta_min=1e-4))
-    mine = ours(lrkit.cosine_restarts(peak=LR, every=T0, mult=mult, end=1e-4))
+    mine = ours(lrkit.cosine_restarts(init=LR, cycle_steps=T0, cycle_mult=mult, end=1e-4))
     assert_conforms(mine, theirs, cancels=True)
 
     def exact(t):
@@ -186,14 +186,18 @@ def test_cosineannealingwarmrestarts(T0, mult):
     assert all(mine[r] == LR for r in restarts)
 
 
-@pytest.mark.parametrize("shape", ["cos", "linear"])
+@pytest.mark.parametrize(("shape", "anneal"), [("cosine", "cos"), ("linear", "linear")])
 @pytest.mark.parametrize("three_phase", [False, True])
-def test_onecyclelr_then_lrkit_holds(shape, three_phase):
+def test_onecyclelr_then_lrkit_holds(shape, anneal, three_phase):
+    """OneCycleLR(total_steps=T, pct_start=p) == one_cycle(steps=T-1, up_frac=(p*T-1)/(T-1)):
+    PyTorch's knots are at 0, p*T - 1 (and 2*p*T - 2), T - 1."""
     make = lambda o: lr_scheduler.OneCycleLR(  # noqa: E731
-        o, max_lr=LR, total_steps=N, anneal_strategy=shape, three_phase=three_phase)
+        o, max_lr=LR, total_steps=N, anneal_strategy=anneal, three_phase=three_phase)
     theirs, opt, sched = torch_lrs(make, momentum=0.9)
     moms, *_ = torch_lrs(make, momentum=0.9, key="momentum")
-    s = lrkit.one_cycle(peak=LR, steps=N, shape=shape, three_phase=three_phase)
+    s = lrkit.one_cycle(LR, steps=N - 1, up_frac=(0.3 * N - 1) / (N - 1), shape=shape,
+                        three_phase=three_phase)
+    assert s.length == N - 1
     mine = ours(s)
     assert_conforms(mine, theirs, cancels=True)
     np.testing.assert_allclose(ours(s.momentum(low=0.85, high=0.95)), moms, rtol=1e-12,
@@ -207,7 +211,7 @@ def test_onecyclelr_then_lrkit_holds(shape, three_phase):
         for (t0, v0), (t1, v1) in zip(knots, knots[1:]):
             if t <= t1:
                 pct = (t - mpmath.mpf(t0)) / (mpmath.mpf(t1) - t0)
-                if shape == "cos":
+                if shape == "cosine":
                     return v1 + (mpmath.mpf(v0) - v1) / 2 * (mpmath.cos(mpmath.pi * pct) + 1)
                 return v0 + (mpmath.mpf(v1) - v0) * pct
         return final
@@ -217,7 +221,7 @@ def test_onecyclelr_then_lrkit_holds(shape, three_phase):
     # the linear ramp goes negative) and the next step raises; lrkit holds the final value.
     assert mine[-1] == final and s(N) == s(N - 1) == s(10**9) == final
     extrapolated = opt.param_groups[0]["lr"]
-    assert extrapolated > final if shape == "cos" else extrapolated < 0
+    assert extrapolated > final if shape == "cosine" else extrapolated < 0
     with pytest.raises(ValueError, match="Tried to step"):
         sched.step()
 
@@ -231,7 +235,8 @@ def test_cycliclr(mode, gamma, up, down):
     theirs, *_ = torch_lrs(lambda o: lr_scheduler.CyclicLR(
         o, base_lr=0.001, max_lr=0.006, step_size_up=up, step_size_down=down, mode=mode,
         gamma=gamma), momentum=0.9)
-    mine = ours(lrkit.cyclic(init=0.001, peak=0.006, up=up, down=down, mode=mode, gamma=gamma))
+    mine = ours(lrkit.cyclic(0.001, peak=0.006, up_steps=up, down_steps=down, policy=mode,
+                             factor=gamma))
     assert_conforms(mine, theirs)
 
 
@@ -244,14 +249,14 @@ def test_sequentiallr_linear_then_cosine():
         lr_scheduler.LinearLR(o, start_factor=0.01, total_iters=W),
         lr_scheduler.CosineAnnealingLR(o, T_max=N - W),
     ], milestones=[W]))
-    joined = ours(join(linear(init=0.01 * LR, end=LR, steps=W), cosine(peak=LR, steps=N - W)))
+    joined = ours(join(linear(init=0.01 * LR, end=LR, steps=W), cosine(init=LR, steps=N - W)))
     assert_conforms(joined, theirs, cancels=True)
     assert_exact(joined, lambda t: LR * (mpmath.mpf("0.01") + mpmath.mpf("0.99") * t / W)
                  if t < W else exact_cos(LR, 0, (t - W) / (N - W)), atol=COS_ATOL)
     # the one-expression recipe: warm up W steps then cosine to N, N counting the warm-up.
     # Re-timing [W, N] onto [0, N] rounds the cosine's time to the float spacing at N, so
     # near the end it matches to the same absolute tolerance as the peers.
-    recipe = ours(warmup(cosine(peak=LR, steps=N), steps=W, init=0.01 * LR))
+    recipe = ours(warmup(cosine(init=LR, steps=N), warmup_steps=W, init=0.01 * LR))
     assert_conforms(recipe, theirs, cancels=True)
     np.testing.assert_allclose(recipe, joined, rtol=1e-12, atol=COS_ATOL)
 
@@ -267,24 +272,24 @@ def hf():
 def test_hf_cosine_with_warmup(hf):
     W = 400
     theirs, *_ = torch_lrs(lambda o: hf.get_cosine_schedule_with_warmup(o, W, N - 1))
-    s = warmup(cosine(peak=LR, steps=N - 1), steps=W)
+    s = warmup(cosine(init=LR, steps=N - 1), warmup_steps=W)
     mine = ours(s)
     assert_conforms(mine, theirs, cancels=True)
     # past num_training_steps, HF's 0.5 * (1 + cos(pi p)) rises again; lrkit holds 0
     past, *_ = torch_lrs(lambda o: hf.get_cosine_schedule_with_warmup(o, W, 1000), n=1500)
     assert past[1400] > past[1000] == 0.0
-    assert warmup(cosine(peak=LR, steps=1000), steps=W)(1400) == 0.0
+    assert warmup(cosine(init=LR, steps=1000), warmup_steps=W)(1400) == 0.0
 
 
 def test_hf_linear_with_warmup(hf):
     W = 300
     theirs, *_ = torch_lrs(lambda o: hf.get_linear_schedule_with_warmup(o, W, 4000))
-    assert_conforms(ours(warmup(linear(init=LR, end=0.0, steps=4000), steps=W)), theirs)
+    assert_conforms(ours(warmup(linear(init=LR, end=0.0, steps=4000), warmup_steps=W)), theirs)
 
 
 def test_hf_constant_with_warmup(hf):
     theirs, *_ = torch_lrs(lambda o: hf.get_constant_schedule_with_warmup(o, 250))
-    assert_conforms(ours(warmup(constant(LR), steps=250)), theirs)
+    assert_conforms(ours(warmup(constant(LR), warmup_steps=250)), theirs)
 
 
 @pytest.mark.parametrize("timescale", [None, 1000])
@@ -292,7 +297,7 @@ def test_hf_inverse_sqrt(hf, timescale):
     W = 500
     theirs, *_ = torch_lrs(lambda o: hf.get_inverse_sqrt_schedule(o, W, timescale=timescale))
     tau = timescale or W
-    assert_conforms(ours(warmup(lrkit.inverse_sqrt(peak=LR, timescale=tau), steps=W)), theirs)
+    assert_conforms(ours(warmup(lrkit.inverse_sqrt(init=LR, every=tau), warmup_steps=W)), theirs)
 
 
 @pytest.mark.parametrize(("warmup_type", "decay_type"), [
@@ -304,9 +309,8 @@ def test_hf_wsd(hf, warmup_type, decay_type, ratio):
         o, num_warmup_steps=W, num_decay_steps=D, num_stable_steps=S,
         warmup_type=warmup_type, decay_type=decay_type, min_lr_ratio=ratio))
     # HF's warm-up starts at min_lr_ratio * lr; its stable+decay phases follow in front
-    s = warmup(lrkit.wsd(peak=LR, steps=S + D, decay=D, end=ratio * LR, shape=decay_type),
-               steps=W, init=ratio * LR, shape={"linear": "linear", "cosine": "cos"}[warmup_type],
-               fit=False)
+    s = warmup(lrkit.wsd(init=LR, steps=S + D, decay_steps=D, end=ratio * LR, shape=decay_type),
+               warmup_steps=W, init=ratio * LR, shape=warmup_type, fit=False)
     assert_conforms(ours(s), theirs, cancels=True)
 
 
@@ -349,18 +353,18 @@ def timm_lrs(make, n=N):
 
 
 @pytest.mark.parametrize(("kw", "mine"), [
-    ({"t_initial": 4000, "lr_min": 1e-4}, cosine(peak=LR, steps=4000, end=1e-4)),
-    ({"t_initial": 4000, "k_decay": 2.0}, cosine(peak=LR, steps=4000, k_decay=2.0)),
+    ({"t_initial": 4000, "lr_min": 1e-4}, cosine(init=LR, steps=4000, end=1e-4)),
+    ({"t_initial": 4000, "k_decay": 2.0}, cosine(init=LR, steps=4000, progress_power=2.0)),
     ({"t_initial": 1000, "lr_min": 1e-4, "cycle_limit": 4, "cycle_decay": 0.5},
-     lrkit.cosine_restarts(peak=LR, every=1000, decay=0.5, end=1e-4, cycles=4)),
+     lrkit.cosine_restarts(init=LR, cycle_steps=1000, cycle_factor=0.5, end=1e-4, cycles=4)),
     ({"t_initial": 500, "cycle_mul": 2, "cycle_limit": 3, "cycle_decay": 0.8},
-     lrkit.cosine_restarts(peak=LR, every=500, mult=2, decay=0.8, cycles=3)),
+     lrkit.cosine_restarts(init=LR, cycle_steps=500, cycle_mult=2, cycle_factor=0.8, cycles=3)),
     ({"t_initial": 4000, "warmup_t": 200, "warmup_lr_init": 1e-4, "warmup_prefix": True},
-     warmup(cosine(peak=LR, steps=4000), steps=200, init=1e-4, fit=False)),
+     warmup(cosine(init=LR, steps=4000), warmup_steps=200, init=1e-4, fit=False)),
     # warmup_prefix=False: the warm-up overlaps the cosine, which then starts at t = 200
     ({"t_initial": 4000, "warmup_t": 200, "warmup_lr_init": 1e-4},
-     join(linear(init=1e-4, end=LR, steps=200), lrkit.shift(cosine(peak=LR, steps=4000),
-                                                             steps=-200))),
+     join(linear(init=1e-4, end=LR, steps=200), lrkit.shift(cosine(init=LR, steps=4000),
+                                                             delay=-200))),
 ])
 def test_timm_cosine(timm_sched, kw, mine):
     theirs = timm_lrs(lambda o: timm_sched.cosine(o, **kw))
@@ -368,9 +372,9 @@ def test_timm_cosine(timm_sched, kw, mine):
 
 
 @pytest.mark.parametrize(("kw", "mine"), [
-    ({"t_initial": 4000}, lrkit.tanh(peak=LR, steps=4000)),
+    ({"t_initial": 4000}, lrkit.tanh(init=LR, steps=4000)),
     ({"t_initial": 4000, "lb": -6.0, "ub": 4.0, "lr_min": 1e-3},
-     lrkit.tanh(peak=LR, steps=4000, low=-6.0, high=4.0, end=1e-3)),
+     lrkit.tanh(init=LR, steps=4000, x_start=-6.0, x_end=4.0, end=1e-3)),
 ])
 def test_timm_tanh(timm_sched, kw, mine):
     theirs = timm_lrs(lambda o: timm_sched.tanh(o, **kw))
@@ -378,8 +382,8 @@ def test_timm_tanh(timm_sched, kw, mine):
     mine_v = ours(mine)
     np.testing.assert_allclose(mine_v, theirs, rtol=1e-12, atol=4 * EPS * LR)
     assert_exact(mine_v, lambda t: mine.end if t >= 4000 else mine.end + (
-        mine.peak - mine.end) / 2 * (1 - mpmath.tanh(mine.low * (1 - t / 4000)
-                                                     + mine.high * t / 4000)))
+        mine.init - mine.end) / 2 * (1 - mpmath.tanh(mine.x_start * (1 - t / 4000)
+                                                     + mine.x_end * t / 4000)))
 
 
 def test_cosine_tolerance_is_needed_and_sufficient():
@@ -387,7 +391,7 @@ def test_cosine_tolerance_is_needed_and_sufficient():
     1e-12 relative (so plain rtol would fail), and lrkit is the one that is exact there."""
     T = N - 1
     theirs, *_ = torch_lrs(lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=T))
-    mine = ours(cosine(peak=LR, steps=T))
+    mine = ours(cosine(init=LR, steps=T))
     with mpmath.workdps(40):
         exact = float(exact_cos(LR, 0, mpmath.mpf(T - 1) / T))
     assert abs(theirs[T - 1] - exact) > 1e-12 * exact

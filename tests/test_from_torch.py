@@ -99,7 +99,7 @@ def test_values_equal_torch(name: str, build: Callable[[torch.optim.Optimizer], 
 
 def test_one_group_gives_one_schedule() -> None:
     s = from_torch(T.CosineAnnealingWarmRestarts(opt(), T_0=10))
-    assert s == lrkit.cosine_restarts(peak=0.1, every=10)
+    assert s == lrkit.cosine_restarts(init=0.1, cycle_steps=10)
 
 
 def test_cosine_annealing_follows_torch_past_t_max() -> None:
@@ -116,3 +116,27 @@ def test_unsupported_schedulers_are_refused() -> None:
         from_torch(T.CyclicLR(opt(), 0.01, 0.1, scale_fn=lambda x: 1.0, cycle_momentum=False))
     with pytest.raises(ValueError, match="ExponentialLR gamma must be in \\(0, 1\\]"):
         from_torch(T.ExponentialLR(opt(), gamma=1.01))
+
+
+def test_one_cycle_is_mapped_to_lrkits_knots() -> None:
+    """PyTorch's knots 0, p*T - 1, T - 1 are one_cycle(steps=T-1, up_frac=(p*T-1)/(T-1))."""
+    s = from_torch(T.OneCycleLR(opt(), max_lr=0.3, total_steps=101, pct_start=0.25,
+                                anneal_strategy="linear"))
+    assert s == lrkit.one_cycle(0.3, steps=100, up_frac=(0.25 * 101 - 1) / 100, shape="linear")
+    assert s.length == 100
+
+
+@pytest.mark.parametrize(("kwargs", "pattern"), [
+    ({"total_steps": 1}, r"total_steps=1, pct_start=0\.3\).*one_cycle: steps must be > 0, got 0"),
+    ({"total_steps": 3},
+     r"total_steps=3, pct_start=0\.3\).*up_frac must be in \(0, 1\), got -0\.0"),
+    ({"total_steps": 100, "pct_start": 1.0}, r"total_steps=100, pct_start=1\).*up_frac must "
+     r"be in \(0, 1\), got 1\.0"),
+    ({"total_steps": 100, "pct_start": 0.6, "three_phase": True},
+     r"total_steps=100, pct_start=0\.6, three_phase=True\).*up_frac must be in \(0, 0\.5\), "
+     r"got 0\.59"),
+])
+def test_one_cycle_that_cannot_be_mapped_is_refused(kwargs: dict[str, Any], pattern: str) -> None:
+    sched = T.OneCycleLR(opt(), max_lr=0.3, **kwargs)
+    with pytest.raises(ValueError, match=r"^from_torch: OneCycleLR\(" + pattern):
+        from_torch(sched)

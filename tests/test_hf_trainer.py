@@ -21,7 +21,7 @@ with warnings.catch_warnings():
     transformers = import_hiding_broken_torchvision("transformers")
 
 STEPS = 12
-SCHEDULE = lrkit.warmup(lrkit.cosine(peak=0.05, steps=STEPS, end=0.005), steps=3)
+SCHEDULE = lrkit.warmup(lrkit.cosine(init=0.05, steps=STEPS, end=0.005), warmup_steps=3)
 
 
 class Tiny(torch.nn.Module):

@@ -10,9 +10,41 @@ HEAVY = ("torch", "keras", "jax", "optax", "matplotlib", "optuna", "rich", "clic
 def test_import_lrkit_imports_no_heavy_module():
     code = (
         "import sys, lrkit\n"
-        "s = lrkit.parse('warmup(cosine(peak=0.1, steps=100), steps=10)')\n"
+        "s = lrkit.parse('warmup(cosine(init=0.1, steps=100), warmup_steps=10)')\n"
         "s.values(10); s(3)\n"
         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_one_public_name_per_schedule():
+    """``lrkit.<spec name>`` is the schedule's class (``join`` builds one); no CamelCase."""
+    import lrkit
+
+    builtin = {n: c for n, c in lrkit.REGISTRY.items() if c.__module__.startswith("lrkit.")}
+    operators = {"mul", "add", "min", "max"}  # written a * b, a + b, min(...), max(...)
+    for name, cls in builtin.items():
+        if name in operators:
+            continue
+        assert name in lrkit.__all__, name
+        if name == "join":
+            assert isinstance(lrkit.join(lrkit.constant(1.0)), cls)
+        else:
+            assert getattr(lrkit, name) is cls, name
+    classes = {n for n in dir(lrkit) if isinstance(getattr(lrkit, n), type)
+               and issubclass(getattr(lrkit, n), lrkit.Schedule)}
+    assert classes == {"Schedule"} | set(builtin) - operators - {"join"}
+    assert sorted(n for n in lrkit.__all__ if not hasattr(lrkit, n)) == []
+    assert len(set(lrkit.__all__)) == len(lrkit.__all__)
+
+
+def test_version_is_the_package_version():
+    import re
+    from pathlib import Path
+
+    import lrkit
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert re.search(r'^version = "(.*)"$', pyproject, re.M).group(1) == lrkit.__version__
+    assert lrkit.__version__ == "0.2.0"

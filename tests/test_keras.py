@@ -97,7 +97,7 @@ def fit(model, data, callbacks=(), epochs=3, initial_epoch=0, validation=False):
 
 
 def test_values_are_the_schedule_cast_to_float32():
-    s = lrkit.warmup(lrkit.cosine(peak=0.1, steps=10**7, end=1e-5), steps=1000)
+    s = lrkit.warmup(lrkit.cosine(init=0.1, steps=10**7, end=1e-5), warmup_steps=1000)
     ks = lrkit.keras.Schedule(s)
     steps = [0, 1, 999, 1000, 123_457, 5_000_001, 10**7 - 1, 10**7, 3 * 10**7]
     got = [ks(keras.ops.convert_to_tensor(n, dtype="int64")) for n in steps]
@@ -115,7 +115,7 @@ def test_steps_per_epoch_reads_fractional_epochs():
 
 def test_fit_uses_the_schedule_at_every_update_and_learns(digits):
     x, y = digits
-    s = lrkit.warmup(lrkit.cosine(peak=0.2, steps=60), steps=6)
+    s = lrkit.warmup(lrkit.cosine(init=0.2, steps=60), warmup_steps=6)
     model = make_model(keras.optimizers.SGD(learning_rate=lrkit.keras.Schedule(s), momentum=0.9,
                                             nesterov=True))
     rec = RecordLR()
@@ -128,7 +128,7 @@ def test_fit_uses_the_schedule_at_every_update_and_learns(digits):
 
 
 def test_save_load_restores_the_schedule_and_resumes_exactly(small, tmp_path):
-    s = lrkit.step_decay(0.1, drop=0.5, every=4) * lrkit.linear(init=1.0, end=0.2, steps=12)
+    s = lrkit.step_decay(0.1, factor=0.5, every=4) * lrkit.linear(init=1.0, end=0.2, steps=12)
 
     def opt():
         return keras.optimizers.SGD(learning_rate=lrkit.keras.Schedule(s), momentum=0.9)
@@ -152,7 +152,7 @@ def test_save_load_restores_the_schedule_and_resumes_exactly(small, tmp_path):
 
 
 def test_load_in_a_fresh_process_needs_only_the_import(tmp_path):
-    s = lrkit.cosine(peak=0.1, steps=100)
+    s = lrkit.cosine(init=0.1, steps=100)
     model = make_model(keras.optimizers.SGD(learning_rate=lrkit.keras.Schedule(s)))
     path = tmp_path / "m.keras"
     model.save(path)
@@ -176,7 +176,7 @@ def test_config_round_trip_and_spec_strings():
     back = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(ks))
     assert isinstance(back, lrkit.keras.Schedule)
     assert back.schedule == ks.schedule and back.steps_per_epoch == 5
-    assert repr(back) == "lrkit.keras.Schedule(exponential(0.1, k=0.09), steps_per_epoch=5)"
+    assert repr(back) == "lrkit.keras.Schedule(exponential(init=0.1, k=0.09), steps_per_epoch=5)"
 
 
 def test_python_function_is_refused_with_the_alternatives():
@@ -188,20 +188,20 @@ def test_python_function_is_refused_with_the_alternatives():
 
 def test_plateau_is_refused_with_the_way_out():
     with pytest.raises(ValueError, match="lrkit.keras.Callback"):
-        lrkit.keras.Schedule(lrkit.cosine(peak=0.1, steps=10) * lrkit.plateau(patience=2))
+        lrkit.keras.Schedule(lrkit.cosine(init=0.1, steps=10) * lrkit.plateau(patience=2))
 
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
                                         (True, TypeError), ("10", TypeError)])
 def test_bad_steps_per_epoch(bad, error):
     with pytest.raises(error) as e:
-        lrkit.keras.Schedule(lrkit.cosine(peak=0.1, steps=10), steps_per_epoch=bad)
+        lrkit.keras.Schedule(lrkit.cosine(init=0.1, steps=10), steps_per_epoch=bad)
     assert str(e.value) == (
         f"lrkit.keras.Schedule: steps_per_epoch must be an integer >= 1, got {bad!r}")
 
 
 def test_steps_per_epoch_may_be_a_numpy_integer():
-    ks = lrkit.keras.Schedule(lrkit.cosine(peak=0.1, steps=10), steps_per_epoch=np.int64(4))
+    ks = lrkit.keras.Schedule(lrkit.cosine(init=0.1, steps=10), steps_per_epoch=np.int64(4))
     assert ks.steps_per_epoch == 4 and type(ks.steps_per_epoch) is int
 
 
@@ -224,12 +224,12 @@ def test_untraceable_formula_is_refused_before_training():
         lrkit.keras.Schedule(_MathOnT())
 
 
-class _Unregistered(lrkit.Cosine):
+class _Unregistered(lrkit.cosine):
     """A user subclass that forgot @schedule_class: its spec name is cosine's."""
 
 
 def test_unserializable_schedule_fails_at_save_naming_the_fix(tmp_path):
-    s = _Unregistered(peak=0.1, steps=10)
+    s = _Unregistered(0.1, steps=10)
     model = make_model(keras.optimizers.SGD(learning_rate=lrkit.keras.Schedule(s)))
     with pytest.raises(TypeError, match=r"_Unregistered is not a registered.*schedule_class"):
         model.save(tmp_path / "m.keras")

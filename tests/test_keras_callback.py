@@ -26,7 +26,7 @@ SPE = 5  # `small` is 5 batches: 5 updates per epoch
 
 
 def test_per_epoch_is_learning_rate_scheduler(small):
-    s = lrkit.step_decay(0.1, drop=0.5, every=2, offset=1)
+    s = lrkit.step_decay(0.1, factor=0.5, every=2, offset=1)
     rec = RecordLR()
     hist = fit(make_model(0.1), small, [lrkit.keras.Callback(s), rec], epochs=4)
     np.testing.assert_array_equal(rec.lrs, np.float32(s.values([e for e, _, _ in rec.seen])))
@@ -34,7 +34,7 @@ def test_per_epoch_is_learning_rate_scheduler(small):
 
 
 def test_per_batch_counts_updates_or_fractional_epochs(small):
-    s = lrkit.warmup(lrkit.cosine(peak=0.2, steps=12), steps=3)
+    s = lrkit.warmup(lrkit.cosine(init=0.2, steps=12), warmup_steps=3)
     rec = RecordLR()
     fit(make_model(0.1), small, [lrkit.keras.Callback(s, interval="batch"), rec], epochs=3)
     assert rec.iterations == list(range(3 * SPE))
@@ -66,7 +66,7 @@ def _expected_with_plateau(s, val_losses, epochs):
 def test_plateau_multiplies_the_schedule(small):
     # threshold=0.2 (rel): a val_loss less than 20% better counts as a plateau, so reductions
     # happen within a few real epochs.
-    s = lrkit.cosine(peak=0.1, steps=20, end=0.01) * lrkit.plateau(factor=0.5, patience=0,
+    s = lrkit.cosine(init=0.1, steps=20, end=0.01) * lrkit.plateau(factor=0.5, patience=0,
                                                                    threshold=0.2)
     cb = lrkit.keras.Callback(s, monitor="val_loss")
     hist = fit(make_model(0.1), small, [cb], epochs=6, validation=True)
@@ -79,7 +79,7 @@ def test_plateau_multiplies_the_schedule(small):
 def test_keras_reduce_on_plateau_cannot_do_this(small):
     """Keras' own ReduceLROnPlateau raises when the optimizer holds a schedule."""
     model = make_model(keras.optimizers.SGD(
-        learning_rate=lrkit.keras.Schedule(lrkit.cosine(peak=0.1, steps=20))))
+        learning_rate=lrkit.keras.Schedule(lrkit.cosine(init=0.1, steps=20))))
     with pytest.raises(TypeError, match="not settable"):
         fit(model, small, [keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0,
                                                              min_delta=10.0)], epochs=2)
@@ -119,7 +119,7 @@ def test_missing_monitor_warns_and_keeps_going(small, capsys):
 
 
 def test_verbose_prints_changes(small, capsys):
-    cb = lrkit.keras.Callback(lrkit.step_decay(0.1, drop=0.5, every=1), verbose=1)
+    cb = lrkit.keras.Callback(lrkit.step_decay(0.1, factor=0.5, every=1), verbose=1)
     fit(make_model(0.1), small, [cb], epochs=2)
     out = capsys.readouterr().out
     assert "Epoch 1: lrkit sets the learning rate to 0.1." in out
@@ -134,7 +134,7 @@ def test_optimizer_with_a_schedule_is_refused_at_train_begin(small):
 
 
 def test_config_and_state_are_json_builtins():
-    s = lrkit.cosine(peak=0.1, steps=10) * lrkit.plateau(patience=1)
+    s = lrkit.cosine(init=0.1, steps=10) * lrkit.plateau(patience=1)
     cb = lrkit.keras.Callback(s, interval="batch", steps_per_epoch=7, monitor="loss")
     cfg = json.loads(json.dumps(cb.get_config()))
     back = lrkit.keras.Callback.from_config(cfg)

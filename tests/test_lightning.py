@@ -63,7 +63,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 STEPS_PER_EPOCH = 6
 EPOCHS = 4
-BASE = lrkit.warmup(lrkit.cosine(peak=0.2, steps=STEPS_PER_EPOCH * EPOCHS, end=0.01), steps=4)
+BASE = lrkit.warmup(lrkit.cosine(0.2, steps=STEPS_PER_EPOCH * EPOCHS, end=0.01), warmup_steps=4)
 # threshold=0.9 (rel): no validation loss can improve by 90%, so every validation after the
 # first reduces the scale: the lr path is known in advance, whatever the losses are.
 PLATEAU = lrkit.plateau(factor=0.5, patience=0, threshold=0.9)
@@ -162,7 +162,7 @@ def test_epoch_scheduler_with_lightning_own_plateau_path(tmp_path: Path) -> None
     class PerEpoch(Digits):
         def configure_optimizers(self) -> Any:
             opt = torch.optim.SGD(self.parameters(), lr=1.0)
-            s = lrkit.step_decay(0.1, drop=0.5, every=2) * PLATEAU
+            s = lrkit.step_decay(0.1, factor=0.5, every=2) * PLATEAU
             return {"optimizer": opt, "lr_scheduler": {
                 "scheduler": Scheduler(opt, s, interval="epoch"), "interval": "epoch",
                 "monitor": "val_loss", "reduce_on_plateau": True}}

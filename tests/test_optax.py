@@ -44,8 +44,8 @@ def _conform(theirs, ours: lrkit.Schedule, n: int) -> None:
 def test_warmup_cosine_decay(init, peak, warm, total, end, exponent):
     theirs = optax.warmup_cosine_decay_schedule(init, peak, warm, total, end_value=end,
                                                 exponent=exponent)
-    ours = lrkit.warmup(lrkit.cosine(peak=peak, steps=total, end=end, exponent=exponent),
-                        steps=warm, init=init)
+    ours = lrkit.warmup(lrkit.cosine(init=peak, steps=total, end=end, power=exponent),
+                        warmup_steps=warm, init=init)
     _conform(theirs, ours, total + 30)
 
 
@@ -55,21 +55,21 @@ def test_warmup_cosine_decay(init, peak, warm, total, end, exponent):
 def test_exponential_decay(begin, staircase, end):
     theirs = optax.exponential_decay(0.1, transition_steps=20, decay_rate=0.5,
                                      transition_begin=begin, staircase=staircase, end_value=end)
-    ours = lrkit.shift(lrkit.exponential(0.1, rate=0.5, steps=20, staircase=staircase, end=end),
-                       steps=begin)
+    ours = lrkit.shift(lrkit.exponential(0.1, factor=0.5, every=20, staircase=staircase, end=end),
+                       delay=begin)
     _conform(theirs, ours, 200)
 
 
 def test_exponential_growth_with_ceiling():
     theirs = optax.exponential_decay(0.01, transition_steps=10, decay_rate=2.0, end_value=0.3)
-    ours = lrkit.exponential(0.01, rate=2.0, steps=10, end=0.3)
+    ours = lrkit.exponential(0.01, factor=2.0, every=10, end=0.3)
     _conform(theirs, ours, 100)
 
 
 def test_sgdr_equals_cosine_restarts():
     kw = dict(init_value=0.1, peak_value=0.1, warmup_steps=0, decay_steps=30, end_value=0.001)
     theirs = optax.sgdr_schedule([kw] * 3)
-    ours = lrkit.cosine_restarts(peak=0.1, every=30, end=0.001, cycles=3)
+    ours = lrkit.cosine_restarts(init=0.1, cycle_steps=30, end=0.001, cycles=3)
     _conform(theirs, ours, 120)
 
 
@@ -79,23 +79,26 @@ def test_sgdr_with_warmups_equals_join():
                 end_value=0.001)]
     theirs = optax.sgdr_schedule(kws)
     ours = lrkit.join(*(
-        lrkit.warmup(lrkit.cosine(peak=k["peak_value"], steps=k["decay_steps"],
+        lrkit.warmup(lrkit.cosine(init=k["peak_value"], steps=k["decay_steps"],
                                   end=k.get("end_value", 0.0)),
-                     steps=k["warmup_steps"], init=k["init_value"])
+                     warmup_steps=k["warmup_steps"], init=k["init_value"])
         for k in kws))
     _conform(theirs, ours, 130)
 
 
 @pytest.mark.parametrize("total,pct", [(100, 0.3), (57, 0.25), (1000, 0.45)])
 def test_cosine_onecycle(total, pct):
-    # optax's knots are at floor(pct * T) and T (torch's one_cycle uses pct*T - 1 and T - 1),
-    # so the optax curve is an interpolate() through those knots.
+    # optax's knots are at 0, floor(pct * T) and T: an interpolate() through them, and
+    # one_cycle's own knots (0, up_frac * steps, steps) with up_frac = floor(pct * T) / T
     peak, div, final_div = 0.4, 25.0, 1e4
     theirs = optax.cosine_onecycle_schedule(total, peak, pct_start=pct, div_factor=div,
                                             final_div_factor=final_div)
     ours = lrkit.interpolate(knots=((0, peak / div), (math.floor(pct * total), peak),
-                                    (total, peak / (div * final_div))), shape="cos")
+                                    (total, peak / (div * final_div))), shape="cosine")
     _conform(theirs, ours, total + 20)
+    cycle = lrkit.one_cycle(peak, steps=total, up_frac=math.floor(pct * total) / total,
+                            div=div, final_div=final_div)
+    _conform(theirs, cycle, total + 20)
 
 
 @pytest.mark.parametrize("total,pct,pct_final", [(100, 0.3, 0.85), (77, 0.2, 0.9)])
@@ -115,20 +118,20 @@ def test_piecewise_constant_and_multistep():
     ours = lrkit.piecewise(levels=(0.1, 0.01, 0.005, 0.001), at=(30, 60, 90))
     _conform(theirs, ours, 120)
     same_drop = optax.piecewise_constant_schedule(0.1, {20: 0.1, 50: 0.1})
-    _conform(same_drop, lrkit.multistep(0.1, drop=0.1, at=(20, 50)), 80)
+    _conform(same_drop, lrkit.multistep(0.1, factor=0.1, at=(20, 50)), 80)
 
 
 def test_polynomial_and_cosine_decay():
     _conform(optax.polynomial_schedule(0.1, 0.001, power=2.0, transition_steps=50,
                                        transition_begin=10),
-             lrkit.shift(lrkit.polynomial(init=0.1, end=0.001, power=2.0, steps=50), steps=10),
+             lrkit.shift(lrkit.polynomial(init=0.1, end=0.001, power=2.0, steps=50), delay=10),
              100)
     _conform(optax.cosine_decay_schedule(0.1, decay_steps=80, alpha=0.1, exponent=1.5),
-             lrkit.cosine(peak=0.1, steps=80, end=0.01, exponent=1.5), 100)
+             lrkit.cosine(init=0.1, steps=80, end=0.01, power=1.5), 100)
 
 
 def test_dtype_follows_x64_and_int32_counts_do_not_overflow():
-    fn = lrkit.optax.schedule(lrkit.inverse_sqrt(peak=0.01, timescale=1000))
+    fn = lrkit.optax.schedule(lrkit.inverse_sqrt(init=0.01, every=1000))
     big = jnp.asarray(2**31 - 1, dtype=jnp.int32)
     v32 = jax.jit(fn)(big)
     assert v32.dtype == jnp.float32
@@ -157,7 +160,7 @@ def test_example_trains_under_jit_with_inject_hyperparams():
 
 def test_plain_sgd_uses_the_schedule_per_update():
     """Without momentum, the update is exactly -lr(count) * grad: read the lr back from it."""
-    s = lrkit.step_decay(0.2, drop=0.5, every=3)
+    s = lrkit.step_decay(0.2, factor=0.5, every=3)
     tx = optax.sgd(learning_rate=lrkit.optax.schedule(s))
     params = jnp.asarray([1.0, -2.0])
     grads = jnp.asarray([0.5, 0.25])
@@ -170,10 +173,10 @@ def test_plain_sgd_uses_the_schedule_per_update():
 
 
 def test_spec_strings_and_numbers_are_accepted():
-    fn = lrkit.optax.schedule("cosine(peak=0.1, steps=10)")
-    assert fn == lrkit.optax.schedule(lrkit.cosine(peak=0.1, steps=10))
-    assert hash(fn) == hash(lrkit.optax.schedule(lrkit.cosine(peak=0.1, steps=10)))
-    assert repr(fn) == "lrkit.optax.schedule(cosine(peak=0.1, steps=10))"
+    fn = lrkit.optax.schedule("cosine(init=0.1, steps=10)")
+    assert fn == lrkit.optax.schedule(lrkit.cosine(init=0.1, steps=10))
+    assert hash(fn) == hash(lrkit.optax.schedule(lrkit.cosine(init=0.1, steps=10)))
+    assert repr(fn) == "lrkit.optax.schedule(cosine(init=0.1, steps=10))"
     assert float(lrkit.optax.schedule(0.05)(3)) == pytest.approx(0.05)
 
 
@@ -186,7 +189,7 @@ def test_python_function_is_refused():
 
 def test_plateau_is_refused_with_the_way_out():
     with pytest.raises(ValueError, match="reduce_on_plateau"):
-        lrkit.optax.schedule(lrkit.cosine(peak=0.1, steps=10) * lrkit.plateau())
+        lrkit.optax.schedule(lrkit.cosine(init=0.1, steps=10) * lrkit.plateau())
 
 
 @pytest.mark.parametrize("plateau", [
@@ -214,7 +217,7 @@ def test_reduce_on_plateau_follows_lrkit_rule_under_jit(plateau):
     (lrkit.plateau(mode="max"), "mode='max'"),
     (lrkit.plateau(floor=1e-4), "floor=0.0001"),
     (lrkit.plateau(threshold=0.0), "threshold=0"),
-    (lrkit.cosine(peak=0.1, steps=10), "holds no plateau"),
+    (lrkit.cosine(init=0.1, steps=10), "holds no plateau"),
 ])
 def test_reduce_on_plateau_refuses_what_optax_cannot_do(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -222,7 +225,7 @@ def test_reduce_on_plateau_refuses_what_optax_cannot_do(bad, match):
 
 
 def test_float32_precision_loss_is_refused_with_the_x64_hint():
-    s = lrkit.time_decay(0.05, decay=1e-6, compounding=True)
+    s = lrkit.time_decay(0.05, k=1e-6, compounding=True)
     with pytest.raises(ValueError, match="jax_enable_x64"):
         lrkit.optax.schedule(s)
     with jax.enable_x64(True):

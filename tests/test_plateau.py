@@ -119,7 +119,7 @@ def test_bad_parameters(kw: dict[str, object], match: str) -> None:
 
 
 def test_split_plateau() -> None:
-    base = lrkit.cosine(peak=0.1, steps=10)
+    base = lrkit.cosine(init=0.1, steps=10)
     p = lrkit.plateau(patience=2)
     assert lrkit.split_plateau(base * p) == (base, p)
     assert lrkit.split_plateau(p * base) == (base, p)

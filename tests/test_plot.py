@@ -16,8 +16,8 @@ from lrkit import plot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-WARM_COS = lrkit.warmup(lrkit.cosine(peak=0.1, steps=1000), steps=100)
-STEP = lrkit.step_decay(0.1, drop=0.5, every=200)
+WARM_COS = lrkit.warmup(lrkit.cosine(init=0.1, steps=1000), warmup_steps=100)
+STEP = lrkit.step_decay(0.1, factor=0.5, every=200)
 
 
 def read_png(data: bytes) -> np.ndarray:
@@ -34,17 +34,17 @@ def test_png_bytes_is_a_readable_png():
 
 
 def test_horizon_shows_the_hold_or_a_span_from_the_parameters():
-    assert plot.horizon(lrkit.cosine(peak=0.1, steps=1000)) == 1100
-    assert plot.horizon(lrkit.one_cycle(peak=0.1, steps=101)) == 110  # length 100
-    assert plot.horizon(lrkit.cyclic(init=0.001, peak=0.006, up=2000)) == 8000
-    assert plot.horizon(lrkit.inverse_sqrt(peak=0.01, timescale=50)) == 200
+    assert plot.horizon(lrkit.cosine(init=0.1, steps=1000)) == 1100
+    assert plot.horizon(lrkit.one_cycle(peak=0.1, steps=100)) == 110  # length 100
+    assert plot.horizon(lrkit.cyclic(init=0.001, peak=0.006, up_steps=2000)) == 8000
+    assert plot.horizon(lrkit.inverse_sqrt(init=0.01, every=50)) == 200
     assert plot.horizon(lrkit.exponential(0.1, k=0.01)) == plot.DEFAULT_HORIZON
     assert plot.horizon(lrkit.constant(0.1)) == plot.DEFAULT_HORIZON
 
 
 def test_plot_draws_each_schedule_at_its_values_with_a_legend():
     plt = pytest.importorskip("matplotlib.pyplot")
-    ax = plot.plot([WARM_COS, "step_decay(0.1, drop=0.5, every=200)"], 1000,
+    ax = plot.plot([WARM_COS, "step_decay(0.1, factor=0.5, every=200)"], 1000,
                    labels=["warm cosine", "steps"])
     try:
         lines = ax.get_lines()
@@ -136,7 +136,7 @@ def test_terminal_labels_and_curve_positions():
 
 def test_terminal_draws_a_short_schedule_as_an_unbroken_staircase():
     # 11 steps across ~100 braille columns: the columns between steps hold the value
-    s = lrkit.step_decay(0.1, drop=0.5, every=3)
+    s = lrkit.step_decay(0.1, factor=0.5, every=3)
     rows = plot.terminal(s, 10, 60, 12, color=False).split("\n")[:9]
     columns = ["".join(body(r)[c] for r in rows) for c in range(len(body(rows[0])))]
     assert all(col.strip() for col in columns)  # no empty column: no dotted line
@@ -151,7 +151,7 @@ def test_terminal_without_colour_uses_one_marker_per_schedule():
 
 
 def test_terminal_log_scale_labels_the_positive_range():
-    s = lrkit.exponential(1.0, rate=0.1, steps=10)  # 1 -> 1e-10 over 100 steps
+    s = lrkit.exponential(1.0, factor=0.1, every=10)  # 1 -> 1e-10 over 100 steps
     lines = plot.terminal(s, 100, 40, 9, log=True, color=False).split("\n")
     assert [ylabel(r) for r in lines[:6]] == ["1", "", "0.0001", "", "", "1e-10"]
     first = [len(body(r)) - len(body(r).lstrip()) for r in lines[:6]]

@@ -3,9 +3,10 @@
 For all valid parameters and all t up to 1e9: values are finite and >= 0;
 decays never increase; the scalar path equals the vectorised path; the spec,
 dict and pickle round trips are identities; finite schedules hold their value
-after ``length``.
+after ``length``; wherever a schedule has a ``steps`` field, ``length == steps``.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -85,6 +86,31 @@ def test_finite_schedules_hold_after_length(s, extra):
     t = n + np.array([0.0, 0.5, 1.0, 3.0, 1e3, 1e6, *extra])
     np.testing.assert_array_equal(s.values(t), np.full(t.shape, end), err_msg=repr(s))
     assert s(n + 1e9) == end
+
+
+def nodes(s):
+    """``s`` and every schedule inside it."""
+    yield s
+    for c in s.children():
+        yield from nodes(c)
+
+
+STEPS_FIELD = {name for name, cls in lrkit.REGISTRY.items() if cls.__module__.startswith("lrkit.")
+               and "steps" in {f.name for f in dataclasses.fields(cls)}}
+
+
+def test_the_schedules_with_steps_are_the_ones_drawn_below():
+    # a new schedule with a `steps` field must be drawn by tests/strategies.py (and listed here)
+    assert STEPS_FIELD == {"constant", "linear", "polynomial", "cosine", "tanh", "rex", "wsd",
+                           "one_cycle", "stretch"}
+
+
+@SETTINGS
+@given(s=schedules(fractional=True))
+def test_length_is_steps_wherever_there_is_steps(s):
+    for node in nodes(s):
+        if node.name in STEPS_FIELD and node.steps is not None:
+            assert node.length == node.steps, (node, node.length)
 
 
 @SETTINGS

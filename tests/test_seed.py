@@ -75,9 +75,9 @@ def exponential_decay(epoch):
 
 CASES = [
     pytest.param(lrkit.constant(0.05), seed_constant, 1e-12, id="constant"),
-    pytest.param(lrkit.time_decay(0.05, decay=0.0001), seed_keras2_decay, 1e-12,
+    pytest.param(lrkit.time_decay(0.05, k=0.0001), seed_keras2_decay, 1e-12,
                  id="time_decay-keras2"),
-    pytest.param(lrkit.step_decay(0.1, drop=0.5, every=10, offset=1), step_decayer, 1e-12,
+    pytest.param(lrkit.step_decay(0.1, factor=0.5, every=10, offset=1), step_decayer, 1e-12,
                  id="step_decay-seed"),
     pytest.param(lrkit.exponential(0.1, k=0.09), exponential_decay, 1e-12, id="exponential"),
 ]
@@ -94,7 +94,7 @@ def test_seed_schedule_exact_at_every_t(schedule, seed, rtol):
 
 
 def test_compounding_time_decay_equals_the_seed_loop():
-    s = lrkit.time_decay(0.05, decay=0.0001, compounding=True)
+    s = lrkit.time_decay(0.05, k=0.0001, compounding=True)
     expected = seed_time_based_loop_all(1001)
     # spot-check the one-pass recording against the literal loop
     for n in (0, 1, 2, 3, 10, 500, 1000):
@@ -106,26 +106,30 @@ def test_compounding_time_decay_equals_the_seed_loop():
 
 
 def test_seed_spec_spellings_parse_to_the_same_values():
-    for text in ("constant(0.05)", "time_decay(0.05, decay=0.0001)",
-                 "time_decay(0.05, decay=0.0001, compounding=True)",
-                 "step_decay(0.1, drop=0.5, every=10, offset=1)", "exponential(0.1, k=0.09)"):
+    for text in ("constant(0.05)", "time_decay(init=0.05, k=0.0001)",
+                 "time_decay(init=0.05, k=0.0001, compounding=True)",
+                 "step_decay(init=0.1, factor=0.5, every=10, offset=1)",
+                 "exponential(init=0.1, k=0.09)"):
         s = lrkit.parse(text)
         assert repr(s) == text
         assert lrkit.parse(repr(s)) == s
+        assert lrkit.parse(text.replace("init=", "")) == s  # the start value may be positional
 
 
 def test_step_decay_default_offset_drops_like_torch_steplr():
-    s = lrkit.step_decay(0.1, drop=0.5, every=10)
+    s = lrkit.step_decay(0.1, factor=0.5, every=10)
     assert [s(t) for t in (0, 9, 10, 19, 20, 29, 30)] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025,
                                                         0.0125]
-    seed = lrkit.step_decay(0.1, drop=0.5, every=10, offset=1)
+    seed = lrkit.step_decay(0.1, factor=0.5, every=10, offset=1)
     assert [seed(t) for t in (8, 9, 18, 19)] == [0.1, 0.05, 0.05, 0.025]
 
 
-def test_exponential_rate_form_is_the_same_curve():
-    # 0.1 * exp(-0.09 t) == 0.1 * exp(-0.09) ** t  (Keras/optax rate/steps form)
+def test_exponential_factor_form_is_the_same_curve():
+    # 0.1 * exp(-0.09 t) == 0.1 * exp(-0.09) ** t  (Keras/optax factor/every form)
     k = lrkit.exponential(0.1, k=0.09)
-    r = lrkit.exponential(0.1, rate=math.exp(-0.09), steps=1)
+    r = lrkit.exponential(0.1, factor=math.exp(-0.09), every=1)
     np.testing.assert_allclose(r.values(1001), k.values(1001), rtol=1e-12)
-    r10 = lrkit.exponential(0.1, rate=math.exp(-0.9), steps=10)
+    r10 = lrkit.exponential(0.1, factor=math.exp(-0.9), every=10)
     np.testing.assert_allclose(r10.values(1001), k.values(1001), rtol=1e-12)
+    k10 = lrkit.exponential(0.1, k=0.9, every=10)  # k per period of `every` steps
+    np.testing.assert_allclose(k10.values(1001), k.values(1001), rtol=1e-12)

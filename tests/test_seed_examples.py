@@ -46,11 +46,11 @@ from test_seed import (  # noqa: E402
 EXAMPLES = {
     "constant": (lrkit.constant(0.05), "update", seed_constant, 3),
     # the loop body runs after each epoch: epoch e trains with the value after e passes
-    "time_based_loop": (lrkit.time_decay(0.05, decay=0.05 / 500, compounding=True), "epoch",
+    "time_based_loop": (lrkit.time_decay(0.05, k=0.05 / 500, compounding=True), "epoch",
                         lambda e: float(seed_time_based_loop_all(e + 1)[e]), 4),
-    "time_based_sgd_decay": (lrkit.time_decay(0.05, decay=0.05 / 500), "update",
+    "time_based_sgd_decay": (lrkit.time_decay(0.05, k=0.05 / 500), "update",
                              seed_keras2_decay, 3),
-    "step_decayer": (lrkit.step_decay(0.1, drop=0.5, every=10, offset=1), "epoch",
+    "step_decayer": (lrkit.step_decay(0.1, factor=0.5, every=10, offset=1), "epoch",
                      step_decayer, 11),  # the first drop is at epoch 9
     "exponential": (lrkit.exponential(0.1, k=0.09), "epoch", exponential_decay, 4),
 }
@@ -136,7 +136,7 @@ def test_keras3_silently_ignores_decay(small):
     seen, _ = _keras_fit(small, opt, epochs=2)
     assert {lr for *_, lr in seen} == {np.float32(0.05)}  # no decay at all
     # the lrkit version decays exactly as Keras 2 did, momentum included
-    seen, _ = _keras_lrkit(small, lrkit.time_decay(0.05, decay=0.05 / 500), "update", 2,
+    seen, _ = _keras_lrkit(small, lrkit.time_decay(0.05, k=0.05 / 500), "update", 2,
                            momentum=0.7)
     np.testing.assert_array_equal([lr for *_, lr in seen],
                                   np.float32([seed_keras2_decay(i) for _, i, _ in seen]))

@@ -13,7 +13,8 @@ import lrkit
 from lrkit.torch import Scheduler
 
 STEPS = 40
-ONE_CYCLE = lrkit.one_cycle(peak=0.05, steps=STEPS)
+# PyTorch's OneCycleLR(max_lr=0.05, total_steps=STEPS): its last value at the last update
+ONE_CYCLE = lrkit.one_cycle(0.05, steps=STEPS - 1, up_frac=(0.3 * STEPS - 1) / (STEPS - 1))
 OPTIMIZERS: dict[str, Callable[[Any], torch.optim.Optimizer]] = {
     "sgd_nesterov": lambda p: torch.optim.SGD(p, lr=1.0, momentum=0.9, nesterov=True),
     "adam": lambda p: torch.optim.Adam(p, lr=1.0),

@@ -92,7 +92,7 @@ def check_resume(build: Callable[[torch.optim.Optimizer, int], Scheduler], stop:
 def test_resume_any_schedule_any_order(s: lrkit.Schedule, stop: int, more: int,
                                        per_group: bool) -> None:
     def build(opt: torch.optim.Optimizer, start: int) -> Scheduler:
-        spec: Any = {"lr": s, "momentum": lrkit.cosine(peak=0.9, steps=100, end=0.5)}
+        spec: Any = {"lr": s, "momentum": lrkit.cosine(init=0.9, steps=100, end=0.5)}
         if per_group:
             return Scheduler(opt, [spec, {"lr": s}], multipliers=[1.0, 0.25], start_step=start)
         return Scheduler(opt, spec, start_step=start)
@@ -117,7 +117,7 @@ def test_resume_fractional_epochs(s: lrkit.Schedule, stop: int, more: int, spe: 
        mode=st.sampled_from(["min", "max"]))
 def test_resume_plateau(metrics: list[float], stop: int, patience: int, cooldown: int,
                         mode: str) -> None:
-    base = lrkit.warmup(lrkit.cosine(peak=0.1, steps=60, end=0.01), steps=5)
+    base = lrkit.warmup(lrkit.cosine(init=0.1, steps=60, end=0.01), warmup_steps=5)
     p = lrkit.plateau(mode=mode, factor=0.5, patience=patience, cooldown=cooldown, floor=0.02)
 
     def build(opt: torch.optim.Optimizer, start: int) -> Scheduler:
@@ -128,7 +128,7 @@ def test_resume_plateau(metrics: list[float], stop: int, patience: int, cooldown
 
 
 def test_resume_across_block_boundary_with_plateau_reduction() -> None:
-    s = lrkit.cosine(peak=0.1, steps=5000) * lrkit.plateau(patience=0, factor=0.5)
+    s = lrkit.cosine(init=0.1, steps=5000) * lrkit.plateau(patience=0, factor=0.5)
     metrics = [1.0] * 2 + [2.0] * (BLOCK + 100)
 
     def build(opt: torch.optim.Optimizer, start: int) -> Scheduler:
@@ -138,9 +138,9 @@ def test_resume_across_block_boundary_with_plateau_reduction() -> None:
 
 
 def test_load_state_dict_from_a_different_schedule_is_refused() -> None:
-    a = lrkit.cosine(peak=0.1, steps=100)
+    a = lrkit.cosine(init=0.1, steps=100)
     sd = Scheduler(make_opt(), a).state_dict()
-    other = Scheduler(make_opt(), lrkit.cosine(peak=0.1, steps=200))
+    other = Scheduler(make_opt(), lrkit.cosine(init=0.1, steps=200))
     with pytest.raises(ValueError, match="checkpoint is from a different schedule: expected"):
         other.load_state_dict(sd)
     with pytest.raises(ValueError, match="interval='step'"):
@@ -156,8 +156,8 @@ def test_load_state_dict_from_a_different_schedule_is_refused() -> None:
 
 def test_extend_the_total_on_resume() -> None:
     """A 1000-step cosine run, checkpointed at 600, continued as a 2000-step cosine."""
-    old = lrkit.warmup(lrkit.cosine(peak=0.1, steps=1000), steps=100)
-    new = lrkit.warmup(lrkit.cosine(peak=0.1, steps=2000), steps=100)
+    old = lrkit.warmup(lrkit.cosine(init=0.1, steps=1000), warmup_steps=100)
+    new = lrkit.warmup(lrkit.cosine(init=0.1, steps=2000), warmup_steps=100)
     opt = make_opt()
     sched = Scheduler(opt, old)
     trace(sched, opt, 600)
@@ -176,14 +176,14 @@ def test_extend_the_total_on_resume() -> None:
 def test_branch_a_wsd_cooldown_from_a_checkpoint() -> None:
     """WSD: warm up 100, stay at the peak; at step 3000 branch a 500-step cooldown."""
     w, k, d = 100, 3000, 500
-    long_run = lrkit.warmup(lrkit.constant(0.1), steps=w)  # warm-up, then stable forever
+    long_run = lrkit.warmup(lrkit.constant(0.1), warmup_steps=w)  # warm-up, then stable forever
     opt = make_opt()
     sched = Scheduler(opt, long_run)
     trace(sched, opt, k)
     ckpt = roundtrip({"opt": opt.state_dict(), "sched": sched.state_dict()})
 
-    branch = lrkit.warmup(lrkit.wsd(peak=0.1, steps=k + d - w, decay=d, shape="linear"),
-                          steps=w, fit=False)
+    branch = lrkit.warmup(lrkit.wsd(init=0.1, steps=k + d - w, decay_steps=d, shape="linear"),
+                          warmup_steps=w, fit=False)
     assert branch.values(k).tolist() == long_run.values(k).tolist()  # same history
     opt2 = make_opt()
     opt2.load_state_dict(ckpt["opt"])

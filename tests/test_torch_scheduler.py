@@ -12,7 +12,7 @@ import torch
 import lrkit
 from lrkit.torch import _OWNERS, BLOCK, Scheduler
 
-WC = lrkit.warmup(lrkit.cosine(peak=0.1, steps=1000, end=0.001), steps=100)
+WC = lrkit.warmup(lrkit.cosine(init=0.1, steps=1000, end=0.001), warmup_steps=100)
 
 
 def sgd(groups: int = 1, **kw: float) -> torch.optim.SGD:
@@ -46,7 +46,7 @@ def test_values_follow_the_schedule_across_blocks() -> None:
 
 
 def test_first_update_uses_s0_and_scalar_path_agrees() -> None:
-    spec = "warmup(cosine(peak=0.1, steps=1000), steps=100)"
+    spec = "warmup(cosine(init=0.1, steps=1000), warmup_steps=100)"
     opt = sgd()
     sched = Scheduler(opt, spec)
     assert opt.param_groups[0]["lr"] == 0.0
@@ -94,7 +94,7 @@ def test_mapping_momentum_weight_decay_and_betas() -> None:
 
 def test_per_group_list_callable_and_multipliers() -> None:
     opt = sgd(groups=3)
-    a, b = lrkit.cosine(peak=0.1, steps=50), lrkit.linear(init=0.0, end=0.2, steps=50)
+    a, b = lrkit.cosine(init=0.1, steps=50), lrkit.linear(init=0.0, end=0.2, steps=50)
     sched = Scheduler(opt, [a, b, a], multipliers=[1.0, 0.5, 0.0])
     for t in range(60):
         lrs = [g["lr"] for g in opt.param_groups]
@@ -130,7 +130,7 @@ def test_unscheduled_groups_and_keys_are_left_alone() -> None:
 
 
 def test_interval_epoch_with_steps_per_epoch_reads_fractional_epochs() -> None:
-    s = lrkit.cosine(peak=0.1, steps=10)  # written in epochs
+    s = lrkit.cosine(init=0.1, steps=10)  # written in epochs
     opt = sgd()
     sched = Scheduler(opt, s, interval="epoch", steps_per_epoch=7)
     got = run(opt, sched, 100)
@@ -143,7 +143,7 @@ def test_interval_epoch_with_steps_per_epoch_reads_fractional_epochs() -> None:
 
 def test_keras_style_per_epoch_function() -> None:
     """The seed's ``LearningRateScheduler(step_decayer)`` as a schedule, stepped per epoch."""
-    seed = lrkit.step_decay(0.1, drop=0.5, every=10, offset=1)  # 0.1 * 0.5**floor((1+e)/10)
+    seed = lrkit.step_decay(0.1, factor=0.5, every=10, offset=1)  # 0.1 * 0.5**floor((1+e)/10)
     opt = sgd()
     sched = Scheduler(opt, seed, interval="epoch")
     got = run(opt, sched, 30)
@@ -260,7 +260,7 @@ def test_other_bad_input() -> None:
     with pytest.raises(ValueError, match="no schedule has a plateau"):
         sched.step(0.5)
     with pytest.raises(ValueError, match="plateau\\(...\\) must multiply the whole schedule"):
-        Scheduler(sgd(), lrkit.warmup(lrkit.constant(0.1) * lrkit.plateau(), steps=5))
+        Scheduler(sgd(), lrkit.warmup(lrkit.constant(0.1) * lrkit.plateau(), warmup_steps=5))
     sched = Scheduler(sgd(), WC * lrkit.plateau())
     with pytest.raises(TypeError, match="metric must be a number"):
         sched.step("low")

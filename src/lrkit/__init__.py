@@ -6,75 +6,55 @@ floats (``s(t)``), NumPy (``s.values(n)``), and PyTorch, ``jax.numpy`` or
 updates: the first update uses ``s(0)``. Finite schedules hold their last
 value forever. ``repr(s)`` is a spec that :func:`parse` reads back.
 
+Each schedule has one public name, its spec name, which is its class:
+
 >>> import lrkit
->>> s = lrkit.warmup(lrkit.cosine(peak=0.1, steps=1000), steps=100)
+>>> s = lrkit.warmup(lrkit.cosine(0.1, steps=1000), warmup_steps=100)
 >>> s
-warmup(cosine(peak=0.1, steps=1000), steps=100)
->>> lrkit.parse(repr(s)) == s
-True
+warmup(cosine(init=0.1, steps=1000), warmup_steps=100)
+>>> lrkit.parse(repr(s)) == s, isinstance(s, lrkit.warmup)
+(True, True)
 """
 
 from typing import Any
 
-from .compose import Join, Repeat, Shift, Stretch, Warmup, join, warmup
+from .compose import Repeat as repeat
+from .compose import Shift as shift
+from .compose import Stretch as stretch
+from .compose import Warmup as warmup
+from .compose import join
 from .errors import Error
-from .plateau import Plateau, PlateauState, split_plateau
-from .schedule import REGISTRY, Constant, Schedule, clip, maximum, minimum
-from .schedules import (
-    WSD,
-    Cosine,
-    CosineRestarts,
-    Cyclic,
-    Exponential,
-    Interpolate,
-    InverseSqrt,
-    Linear,
-    MultiStep,
-    OneCycle,
-    Piecewise,
-    Polynomial,
-    Rex,
-    StepDecay,
-    Tanh,
-    TimeDecay,
-)
+from .plateau import Plateau as plateau
+from .plateau import PlateauState, split_plateau
+from .schedule import REGISTRY, Schedule, clip, maximum, minimum
+from .schedule import Constant as constant
+from .schedules import WSD as wsd
+from .schedules import Cosine as cosine
+from .schedules import CosineRestarts as cosine_restarts
+from .schedules import Cyclic as cyclic
+from .schedules import Exponential as exponential
+from .schedules import Interpolate as interpolate
+from .schedules import InverseSqrt as inverse_sqrt
+from .schedules import Linear as linear
+from .schedules import MultiStep as multistep
+from .schedules import OneCycle as one_cycle
+from .schedules import Piecewise as piecewise
+from .schedules import Polynomial as polynomial
+from .schedules import Rex as rex
+from .schedules import StepDecay as step_decay
+from .schedules import Tanh as tanh
+from .schedules import TimeDecay as time_decay
 from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
-__version__ = "0.1.0"
-
-# The lower-case names are the ones to use; they are the spec language's names.
-constant = Constant
-time_decay = TimeDecay
-step_decay = StepDecay
-exponential = Exponential
-piecewise = Piecewise
-multistep = MultiStep
-linear = Linear
-polynomial = Polynomial
-cosine = Cosine
-cosine_restarts = CosineRestarts
-cyclic = Cyclic
-one_cycle = OneCycle
-interpolate = Interpolate
-inverse_sqrt = InverseSqrt
-tanh = Tanh
-rex = Rex
-wsd = WSD
-plateau = Plateau
-repeat = Repeat
-shift = Shift
-stretch = Stretch
+__version__ = "0.2.0"
 
 __all__ = [
-    "REGISTRY", "Schedule", "Error", "SpecError", "Plateau", "PlateauState", "split_plateau",
+    "REGISTRY", "Schedule", "Error", "SpecError", "PlateauState", "split_plateau",
     "parse", "load", "dumps", "from_dict", "Shape",
     "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",
     "linear", "polynomial", "cosine", "cosine_restarts", "cyclic", "one_cycle",
     "interpolate", "inverse_sqrt", "tanh", "rex", "wsd", "plateau",
     "join", "warmup", "repeat", "shift", "stretch", "clip", "minimum", "maximum",
-    "Constant", "TimeDecay", "StepDecay", "Exponential", "Piecewise", "MultiStep", "Linear",
-    "Polynomial", "Cosine", "CosineRestarts", "Cyclic", "OneCycle", "Interpolate",
-    "InverseSqrt", "Tanh", "Rex", "WSD", "Join", "Warmup", "Repeat", "Shift", "Stretch",
 ]
 
 

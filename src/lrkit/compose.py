@@ -5,17 +5,17 @@ What each does with time, precisely:
 * ``join(a, b, c)`` plays pieces one after another. Piece ``i`` starts at
   boundary ``at[i-1]`` (by default the sum of the earlier pieces' lengths)
   and sees its **local** time ``t - at[i-1]``, as in optax's ``join_schedules``.
-* ``warmup(s, steps=W)`` ramps from ``init`` to ``s(0)`` over ``W`` steps. If
+* ``warmup(s, warmup_steps=W)`` ramps from ``init`` to ``s(0)`` over ``W`` steps. If
   ``s`` is finite (length ``N > W``), ``N`` is the total, warm-up included:
   ``s`` is re-timed to fill the remaining ``N - W`` steps, so that
-  ``warmup(cosine(peak=P, steps=N), steps=W)`` is optax's
+  ``warmup(cosine(P, steps=N), warmup_steps=W)`` is optax's
   ``warmup_cosine_decay_schedule(0, P, W, N)`` and Hugging Face's
   ``get_cosine_schedule_with_warmup(W, N)``. Otherwise (``s`` never settles,
   or ``fit=False``) the warm-up is put in front: ``s(t - W)`` for ``t >= W``.
 * ``repeat(s)`` plays ``s`` periodically: ``s(t mod every)``.
-* ``shift(s, steps=k)`` starts ``s`` ``k`` steps later (holding ``s(0)``
+* ``shift(s, delay=k)`` starts ``s`` ``k`` steps later (holding ``s(0)``
   before); a negative ``k`` starts ``|k|`` steps into ``s``.
-* ``stretch(s, total=N)`` re-times a finite schedule to end at ``N``:
+* ``stretch(s, steps=N)`` re-times a finite schedule to end at ``N``:
   ``s(t / N * s.length)``.
 """
 
@@ -29,7 +29,7 @@ from . import _check
 from .schedule import Schedule, schedule_class, schedule_field
 from .xp import Array, Ops
 
-WARMUP_SHAPES = ("linear", "cos", "exp")
+WARMUP_SHAPES = ("linear", "cosine", "exponential")
 
 
 def _local(t: Array, start: float, xp: Ops) -> Array:
@@ -55,13 +55,16 @@ class Join(Schedule):
     ``join(a, b, c, at=(100, 300))``.
 
     >>> from lrkit import join, linear, cosine
-    >>> s = join(linear(init=0.0, end=0.1, steps=10), cosine(peak=0.1, steps=90))
+    >>> s = join(linear(0.0, end=0.1, steps=10), cosine(0.1, steps=90))
     >>> s(5), s(10), s(100)
     (0.05, 0.1, 0.0)
+    >>> s
+    join(linear(init=0.0, end=0.1, steps=10), cosine(init=0.1, steps=90))
     """
 
     name = "join"
     variadic = True
+    positional = written = 1
     pieces: tuple[Schedule, ...]
     _: KW_ONLY
     at: tuple[float, ...] | None = None
@@ -134,28 +137,31 @@ def join(*pieces: Any, at: Any = None) -> Join:
 
 @schedule_class
 class Warmup(Schedule):
-    """A warm-up ramp from ``init`` to ``schedule(0)`` over ``steps``, then ``schedule``.
+    """A warm-up ramp from ``init`` to ``schedule(0)`` over ``warmup_steps``, then ``schedule``.
 
-    Ramp shapes (``u = t / steps``): ``linear`` ``init + (top - init) * u``;
-    ``cos`` ``init + (top - init) * (1 - cos(pi u)) / 2``; ``exp``
+    Ramp shapes (``W = warmup_steps``, ``u = t / W``, ``top = schedule(0)``):
+    ``"linear"`` ``init + (top - init) * u``; ``"cosine"``
+    ``init + (top - init) * (1 - cos(pi u)) / 2``; ``"exponential"``
     ``init * (top / init) ** u`` (needs ``init > 0``).
 
     When ``schedule`` is finite with length ``N`` and ``fit=True`` (the
     default), ``N`` counts the warm-up and ``schedule`` is re-timed into
-    ``[steps, N]``: ``schedule((t - steps) / (N - steps) * N)``. Otherwise the
-    warm-up goes in front: ``schedule(t - steps)``.
+    ``[W, N]``: ``schedule((t - W) / (N - W) * N)``. Otherwise the
+    warm-up goes in front: ``schedule(t - W)``.
 
     >>> from lrkit import warmup, cosine
-    >>> s = warmup(cosine(peak=0.1, steps=10000), steps=500)
+    >>> s = warmup(cosine(0.1, steps=10000), warmup_steps=500)
     >>> s(0), s(250), s(500), s(10000)
     (0.0, 0.05, 0.1, 0.0)
+    >>> s
+    warmup(cosine(init=0.1, steps=10000), warmup_steps=500)
     """
 
     name = "warmup"
-    positional = 1
+    positional = written = 1
     schedule: Schedule
     _: KW_ONLY
-    steps: float
+    warmup_steps: float
     init: float = 0.0
     shape: str = "linear"
     fit: bool = True
@@ -164,22 +170,23 @@ class Warmup(Schedule):
 
     def _validate(self) -> None:
         self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
-        self._set("steps", _check.positive(self.name, "steps", self.steps))
+        self._set("warmup_steps", _check.positive(self.name, "warmup_steps", self.warmup_steps))
         self._set("init", _check.nonneg(self.name, "init", self.init))
         _check.choice(self.name, "shape", self.shape, WARMUP_SHAPES)
         _check.flag(self.name, "fit", self.fit)
         top = self.schedule(0)
-        if self.shape == "exp" and (self.init <= 0 or top <= 0):
+        if self.shape == "exponential" and (self.init <= 0 or top <= 0):
             raise ValueError(
-                f"{self.name}: shape='exp' needs init > 0 and a target > 0, "
+                f"{self.name}: shape='exponential' needs init > 0 and a target > 0, "
                 f"got init={self.init!r}, target={top!r}"
             )
         n = self.schedule.length
         fitted = self.fit and bool(n)
-        if fitted and n is not None and n <= self.steps:
+        if fitted and n is not None and n <= self.warmup_steps:
             raise ValueError(
-                f"{self.name}: steps={self.steps!r} must be < the schedule's length {n!r}, "
-                "which counts the warm-up (pass fit=False to put the warm-up in front)"
+                f"{self.name}: warmup_steps={self.warmup_steps!r} must be < the schedule's "
+                f"length {n!r}, which counts the warm-up (pass fit=False to put the warm-up "
+                "in front)"
             )
         self._set("_top", top)
         self._set("_fitted", fitted)
@@ -189,14 +196,14 @@ class Warmup(Schedule):
         n = self.schedule.length
         if self._fitted:
             return n
-        return None if n is None else _end(self.steps, n)
+        return None if n is None else _end(self.warmup_steps, n)
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        w, init, top = float(self.steps), self.init, self._top
+        w, init, top = float(self.warmup_steps), self.init, self._top
         u = xp.minimum(t, w) / w
         if self.shape == "linear":
             ramp = init + (top - init) * u
-        elif self.shape == "cos":
+        elif self.shape == "cosine":
             ramp = init + (top - init) * xp.cos_bell((w - xp.minimum(t, w)) / w, u)
         else:
             ramp = init * xp.power(top / init, u)
@@ -209,24 +216,18 @@ class Warmup(Schedule):
         return xp.where(t < w, ramp, self.schedule._f(local, xp))
 
 
-def warmup(schedule: Any, *, steps: float, init: float = 0.0, shape: str = "linear",
-           fit: bool = True) -> Warmup:
-    """A warm-up before (or, for finite schedules, inside) ``schedule``; see :class:`Warmup`."""
-    return Warmup(schedule, steps=steps, init=init, shape=shape, fit=fit)
-
-
 @schedule_class
 class Repeat(Schedule):
     """``schedule(t mod every)``; ``every`` defaults to the schedule's length.
 
     >>> from lrkit import repeat, linear
-    >>> s = repeat(linear(init=1.0, end=0.0, steps=10))
+    >>> s = repeat(linear(1.0, end=0.0, steps=10))
     >>> s(5), s(10), s(15)
     (0.5, 1.0, 0.5)
     """
 
     name = "repeat"
-    positional = 1
+    positional = written = 1
     schedule: Schedule
     _: KW_ONLY
     every: float | None = None
@@ -252,51 +253,51 @@ class Repeat(Schedule):
 
 @schedule_class
 class Shift(Schedule):
-    """``schedule(max(t - steps, 0))``: start ``steps`` later; negative starts inside.
+    """``schedule(max(t - delay, 0))``: start ``delay`` steps later; negative starts inside.
 
     >>> from lrkit import shift, linear
-    >>> s = shift(linear(init=1.0, end=0.0, steps=10), steps=5)
+    >>> s = shift(linear(1.0, end=0.0, steps=10), delay=5)
     >>> s(0), s(5), s(10)
     (1.0, 1.0, 0.5)
     """
 
     name = "shift"
-    positional = 1
+    positional = written = 1
+    schedule: Schedule
+    _: KW_ONLY
+    delay: float
+
+    def _validate(self) -> None:
+        self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
+        self._set("delay", _check.number(self.name, "delay", self.delay))
+
+    @property
+    def length(self) -> float | None:
+        n = self.schedule.length
+        return None if n is None else max(0.0, _end(self.delay, n))
+
+    def _f(self, t: Array, xp: Ops) -> Array:
+        return self.schedule._f(_local(t, float(self.delay), xp), xp)
+
+
+@schedule_class
+class Stretch(Schedule):
+    """``schedule(t / steps * schedule.length)``: the same curve, ending at ``steps``.
+
+    >>> from lrkit import stretch, linear
+    >>> stretch(linear(1.0, end=0.0, steps=10), steps=100)(50)
+    0.5
+    """
+
+    name = "stretch"
+    positional = written = 1
     schedule: Schedule
     _: KW_ONLY
     steps: float
 
     def _validate(self) -> None:
         self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
-        self._set("steps", _check.number(self.name, "steps", self.steps))
-
-    @property
-    def length(self) -> float | None:
-        n = self.schedule.length
-        return None if n is None else max(0.0, _end(self.steps, n))
-
-    def _f(self, t: Array, xp: Ops) -> Array:
-        return self.schedule._f(_local(t, float(self.steps), xp), xp)
-
-
-@schedule_class
-class Stretch(Schedule):
-    """``schedule(t / total * schedule.length)``: the same curve, ending at ``total``.
-
-    >>> from lrkit import stretch, linear
-    >>> stretch(linear(init=1.0, end=0.0, steps=10), total=100)(50)
-    0.5
-    """
-
-    name = "stretch"
-    positional = 1
-    schedule: Schedule
-    _: KW_ONLY
-    total: float
-
-    def _validate(self) -> None:
-        self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
-        self._set("total", _check.positive(self.name, "total", self.total))
+        self._set("steps", _check.positive(self.name, "steps", self.steps))
         if not self.schedule.length:
             raise ValueError(
                 f"{self.name}: needs a finite schedule with a length > 0, got "
@@ -305,8 +306,8 @@ class Stretch(Schedule):
 
     @property
     def length(self) -> float | None:
-        return float(self.total)
+        return float(self.steps)
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        # t / total first: exactly 1 at t == total, so the end is reached exactly
-        return self.schedule._f(t / self.total * float(self.schedule.length or 0.0), xp)
+        # t / steps first: exactly 1 at t == steps, so the end is reached exactly
+        return self.schedule._f(t / self.steps * float(self.schedule.length or 0.0), xp)

@@ -56,7 +56,7 @@ def _lrkit_schedule(who: str, schedule: Any) -> _Schedule:
         raise TypeError(
             f"{who}: schedule={schedule!r} is a Python function; Keras can neither trace it "
             "inside the train step nor save it. Write it as an lrkit schedule (e.g. "
-            "lrkit.step_decay(0.1, drop=0.5, every=10)); a per-epoch Python function can go "
+            "lrkit.step_decay(0.1, factor=0.5, every=10)); a per-epoch Python function can go "
             "to keras.callbacks.LearningRateScheduler instead"
         )
     return as_schedule(schedule, f"{who}: schedule")

@@ -70,7 +70,7 @@ def schedule(s: Any) -> OptaxSchedule:
         raise TypeError(
             f"{who}: s={s!r} is a Python function, not an lrkit schedule; lrkit cannot check "
             "that it traces under jax.jit. Write it as an lrkit schedule (e.g. "
-            "lrkit.exponential(0.1, rate=0.5, steps=1000)), or pass a jnp function to optax "
+            "lrkit.exponential(0.1, factor=0.5, every=1000)), or pass a jnp function to optax "
             "directly"
         )
     sched = as_schedule(s, f"{who}: s")

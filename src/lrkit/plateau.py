@@ -1,6 +1,6 @@
 """Reduce-on-plateau as a factor that composes with any schedule.
 
-``cosine(peak=0.1, steps=10_000) * plateau(factor=0.5, patience=3)`` is a
+``cosine(0.1, steps=10_000) * plateau(factor=0.5, patience=3)`` is a
 schedule value like any other (it plots as the cosine: the plateau factor is
 1 until a metric says otherwise). Adapters split it with :func:`split_plateau`
 and keep a :class:`PlateauState` that turns observed metrics into a scale::
@@ -37,7 +37,7 @@ class Plateau(Schedule):
     """A reduce-on-plateau factor: multiplies a schedule by a metric-driven scale.
 
     >>> from lrkit import cosine, plateau
-    >>> s = cosine(peak=0.1, steps=100) * plateau(factor=0.5, patience=2)
+    >>> s = cosine(0.1, steps=100) * plateau(factor=0.5, patience=2)
     >>> s(0)
     0.1
     """

@@ -12,7 +12,7 @@ spaced (fractional) steps.
 
 >>> import lrkit
 >>> from lrkit.plot import terminal
->>> chart = terminal(lrkit.cosine(peak=0.1, steps=100), 100, width=40, height=8, color=False)
+>>> chart = terminal(lrkit.cosine(0.1, steps=100), 100, width=40, height=8, color=False)
 >>> len(chart.splitlines())
 8
 >>> for line in chart.splitlines():
@@ -24,7 +24,7 @@ spaced (fractional) steps.
    0 ┤                        ⠉⠉⠓⠲⠤⠤⢤⣀⣀⣀
      └┬────────────────┬───────────────┬
      0               50              100
-      ── cosine(peak=0.1, steps=100)
+      ── cosine(init=0.1, steps=100)
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ DEFAULT_HORIZON = 1000
 """Steps shown by :func:`png_bytes` for a schedule that never settles and has no
 time-like parameter to go by."""
 
-_TIME_FIELDS = ("steps", "every", "up", "down", "timescale", "at", "total")
+_TIME_FIELDS = ("steps", "every", "at", "cycle_steps", "up_steps", "down_steps", "delay",
+                "warmup_steps", "decay_steps")
 _LABEL_WIDTH = 60
 _MARKERS = "*+ox#%@="
 _COLOURS = (36, 33, 35, 32, 31, 34, 96, 93)  # ANSI: cyan, yellow, magenta, green, red, blue, ...
@@ -101,13 +102,13 @@ def horizon(schedule: Schedule) -> int:
 
     A schedule that settles at ``L > 0`` is shown up to ``ceil(1.1 * L)`` so that the
     hold after its end is visible. One that never settles is shown over four times its
-    largest time-like parameter (``steps``, ``every``, ``up``, ``down``, ``timescale``,
-    ``at``, ``total``, anywhere inside it), or :data:`DEFAULT_HORIZON` steps if it has none.
+    largest time-like parameter (``steps``, ``every``, ``at``, ``*_steps``, ``delay``,
+    anywhere inside it), or :data:`DEFAULT_HORIZON` steps if it has none.
 
     >>> import lrkit
-    >>> horizon(lrkit.cosine(peak=0.1, steps=1000)), horizon(lrkit.constant(0.1))
+    >>> horizon(lrkit.cosine(0.1, steps=1000)), horizon(lrkit.constant(0.1))
     (1100, 1000)
-    >>> horizon(lrkit.cyclic(init=0.001, peak=0.006, up=2000))
+    >>> horizon(lrkit.cyclic(0.001, peak=0.006, up_steps=2000))
     8000
     """
     n = schedule.length
@@ -229,7 +230,7 @@ def png_bytes(schedule: Any, steps: float | None = None, *,
     (or 1000 steps).
 
     >>> import lrkit
-    >>> png_bytes(lrkit.cosine(peak=0.1, steps=100))[:8]
+    >>> png_bytes(lrkit.cosine(0.1, steps=100))[:8]
     b'\\x89PNG\\r\\n\\x1a\\n'
     """
     import io

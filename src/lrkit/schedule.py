@@ -78,7 +78,9 @@ class Schedule:
     implement ``_f(t, xp)``: the formula, branch-free in ``t``.
 
     >>> from lrkit import cosine
-    >>> s = cosine(peak=0.1, steps=100)
+    >>> s = cosine(0.1, steps=100)
+    >>> s
+    cosine(init=0.1, steps=100)
     >>> s(0), s(100), s(10**9)
     (0.1, 0.0, 0.0)
     >>> round(s(50), 15)
@@ -89,7 +91,14 @@ class Schedule:
 
     name: ClassVar[str] = ""
     positional: ClassVar[int] = 0
-    """How many leading fields the spec/`repr` writes positionally."""
+    """How many leading fields are accepted positionally (in Python and in a spec): 1 for a
+    leaf, its starting value (``value``, ``init``, ``peak``, ``levels``, ``knots``), and for a
+    combinator, its schedule (2 for ``left``, ``right``); none for ``plateau``. The other
+    fields are keyword-only."""
+    written: ClassVar[int] = 0
+    """How many leading fields ``repr`` writes positionally: none for a leaf (its starting
+    value is written by name, ``cosine(init=0.1, steps=100)``) except ``constant(0.1)``;
+    a combinator's schedule(s) (``warmup(cosine(init=0.1, steps=100), warmup_steps=10)``)."""
     variadic: ClassVar[bool] = False
     """Whether the spec takes any number of positional arguments (``join``)."""
 
@@ -176,14 +185,14 @@ class Schedule:
         out: dict[str, Any] = {}
         for i, f in enumerate(self._fields()):
             v = getattr(self, f.name)
-            if i < self.positional or f.default is dataclasses.MISSING or v != f.default:
+            if i < self.written or f.default is dataclasses.MISSING or v != f.default:
                 out[f.name] = v
         return out
 
     def _spec_args(self) -> tuple[list[Any], dict[str, Any]]:
         """Positional and keyword arguments of the spec form (``repr``)."""
         params = self._params()
-        names = [f.name for f in self._fields()[: self.positional]]
+        names = [f.name for f in self._fields()[: self.written]]
         return [params.pop(n) for n in names], params
 
     @classmethod
@@ -194,10 +203,10 @@ class Schedule:
         """A JSON-ready dict: ``{"type": name, param: value, ...}``; nested schedules are dicts.
 
         >>> from lrkit import step_decay, from_dict
-        >>> d = step_decay(0.1, drop=0.5, every=10).to_dict()
+        >>> d = step_decay(0.1, factor=0.5, every=10).to_dict()
         >>> d
-        {'type': 'step_decay', 'init': 0.1, 'drop': 0.5, 'every': 10}
-        >>> from_dict(d) == step_decay(0.1, drop=0.5, every=10)
+        {'type': 'step_decay', 'init': 0.1, 'factor': 0.5, 'every': 10}
+        >>> from_dict(d) == step_decay(0.1, factor=0.5, every=10)
         True
         """
         out: dict[str, Any] = {"type": self.name}
@@ -280,7 +289,7 @@ class Constant(Schedule):
     """
 
     name = "constant"
-    positional = 1
+    positional = written = 1
     value: float
     _: dataclasses.KW_ONLY
     steps: float | None = None
@@ -309,7 +318,7 @@ def _combined_length(*parts: Schedule) -> float | None:
 class _Binary(Schedule):
     """A node combining two schedules pointwise."""
 
-    positional = 2
+    positional = written = 2
     symbol: ClassVar[str] = ""
     left: Schedule
     right: Schedule

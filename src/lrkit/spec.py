@@ -1,7 +1,7 @@
 """The spec language, the data form and schedule files: every way text or data becomes a schedule.
 
-A spec is Python call syntax, e.g. ``warmup(cosine(peak=0.1, steps=10000), steps=500)``
-or ``0.5 * cosine(peak=0.1, steps=100) + 1e-5``. It is read with :mod:`ast`
+A spec is Python call syntax, e.g. ``warmup(cosine(0.1, steps=10000), warmup_steps=500)``
+or ``0.5 * cosine(0.1, steps=100) + 1e-5``. It is read with :mod:`ast`
 against a whitelist (registered schedule names, numbers, strings, booleans,
 ``None``, tuples/lists, ``+``, ``*``, ``/``, unary minus, and names bound to
 numbers by the caller) and never evaluated as code. ``repr(s)`` of every
@@ -60,11 +60,11 @@ def parse(text: str, names: Mapping[str, float] | None = None) -> Schedule:
     bindings, make it a :class:`Shape` (parsed once).
 
     >>> from lrkit import parse
-    >>> parse("warmup(cosine(peak=0.1, steps=1000), steps=100)")(100)
+    >>> parse("warmup(cosine(0.1, steps=1000), warmup_steps=100)")(100)
     0.1
-    >>> parse("warmup(cosine(peak=P, steps=N), steps=N/5)", names={"N": 460, "P": 0.1})
-    warmup(cosine(peak=0.1, steps=460), steps=92.0)
-    >>> parse("cosin(peak=0.1, steps=10)")
+    >>> parse("warmup(cosine(init=P, steps=N), warmup_steps=N/5)", names={"N": 460, "P": 0.1})
+    warmup(cosine(init=0.1, steps=460), warmup_steps=92.0)
+    >>> parse("cosin(init=0.1, steps=10)")
     Traceback (most recent call last):
     ...
     lrkit.SpecError: unknown schedule 'cosin' at column 1; did you mean 'cosine'?
@@ -155,7 +155,7 @@ def _syntax(text: Any) -> tuple[str, ast.Expression]:
         raise SpecError(f"a spec must be a string, got {text!r}")
     src = text.strip()
     if not src:
-        raise SpecError("empty spec; expected something like 'cosine(peak=0.1, steps=1000)'")
+        raise SpecError("empty spec; expected something like 'cosine(0.1, steps=1000)'")
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as e:

@@ -15,7 +15,7 @@ at the fractional epoch ``k / E``.
 >>> import torch, lrkit
 >>> from lrkit.torch import Scheduler
 >>> opt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=1.0)
->>> sched = Scheduler(opt, lrkit.warmup(lrkit.cosine(peak=0.1, steps=100), steps=10))
+>>> sched = Scheduler(opt, lrkit.warmup(lrkit.cosine(0.1, steps=100), warmup_steps=10))
 >>> opt.param_groups[0]["lr"]
 0.0
 >>> for _ in range(10):
@@ -202,7 +202,7 @@ class Scheduler(LRScheduler):
     >>> import torch, lrkit
     >>> w = torch.zeros(2, requires_grad=True)
     >>> opt = torch.optim.SGD([{"params": [w]}, {"params": []}], lr=0.1, momentum=0.9)
-    >>> oc = lrkit.one_cycle(peak=0.1, steps=100)
+    >>> oc = lrkit.one_cycle(0.1, steps=100)
     >>> s = Scheduler(opt, {"lr": oc, "momentum": oc.momentum()}, multipliers=[1.0, 0.5])
     >>> [(g["lr"], g["momentum"]) for g in opt.param_groups]
     [(0.004, 0.95), (0.002, 0.95)]
@@ -497,7 +497,7 @@ def from_torch(scheduler: Any) -> Schedule | list[Schedule]:
     >>> import torch
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     >>> from_torch(torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.5))
-    step_decay(0.1, drop=0.5, every=30)
+    step_decay(init=0.1, factor=0.5, every=30)
     """
     from ._torch.convert import convert
 

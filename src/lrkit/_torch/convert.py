@@ -28,6 +28,9 @@ SUPPORTED = (
     "SequentialLR", "ReduceLROnPlateau",
 )
 
+ANNEAL_SHAPES = {"cos": "cosine", "linear": "linear"}
+"""PyTorch's ``anneal_strategy`` -> lrkit's ``shape``."""
+
 
 def _plateau(s: T.ReduceLROnPlateau, i: int) -> Schedule:
     lr = float(s.optimizer.param_groups[i]["lr"])
@@ -38,13 +41,23 @@ def _plateau(s: T.ReduceLROnPlateau, i: int) -> Schedule:
 
 
 def _one_cycle(s: T.OneCycleLR, i: int) -> Schedule:
+    """PyTorch's knots are ``0, p*T - 1, T - 1`` (``T = total_steps``, ``p = pct_start``):
+    ``one_cycle(steps=T - 1, up_frac=(p*T - 1) / (T - 1))``."""
     g = s.optimizer.param_groups[i]
     peak, low, final = float(g["max_lr"]), float(g["initial_lr"]), float(g["min_lr"])
     phases = s._schedule_phases
-    return OneCycle(peak=peak, steps=s.total_steps,
-                    pct=(float(phases[0]["end_step"]) + 1) / s.total_steps,
-                    div=peak / low, final_div=low / final, shape=s._anneal_func_type,
-                    three_phase=len(phases) == 3)
+    total, up = s.total_steps, float(phases[0]["end_step"])  # p*T - 1
+    try:
+        return OneCycle(peak, steps=total - 1, up_frac=up / (total - 1) if total > 1 else 0.0,
+                        div=peak / low, final_div=low / final,
+                        shape=ANNEAL_SHAPES[s._anneal_func_type], three_phase=len(phases) == 3)
+    except ValueError as e:
+        raise ValueError(
+            f"from_torch: OneCycleLR(total_steps={total}, pct_start={(up + 1) / total:g}"
+            f"{', three_phase=True' if len(phases) == 3 else ''}) has no one_cycle equivalent: "
+            f"it is one_cycle(steps=total_steps - 1, up_frac=(pct_start*total_steps - 1) / "
+            f"(total_steps - 1)), and {e}"
+        ) from None
 
 
 def _cyclic(s: T.CyclicLR, i: int) -> Schedule:
@@ -53,46 +66,47 @@ def _cyclic(s: T.CyclicLR, i: int) -> Schedule:
                         "has no lrkit equivalent")
     total = float(s.total_size)
     up = total * s.step_ratio
-    return Cyclic(init=float(s.base_lrs[i]), peak=float(s.max_lrs[i]), up=up, down=total - up,
-                  mode=s.mode, gamma=s.gamma)
+    return Cyclic(float(s.base_lrs[i]), peak=float(s.max_lrs[i]), up_steps=up,
+                  down_steps=total - up, policy=s.mode, factor=s.gamma)
 
 
 def _cosine_annealing(s: T.CosineAnnealingLR, base: float) -> Schedule:
     # PyTorch keeps following the cosine past T_max (back up to base at 2*T_max).
     t, end = float(s.T_max), float(s.eta_min)
-    return Repeat(Interpolate(knots=((0.0, base), (t, end), (2 * t, base)), shape="cos"))
+    return Repeat(Interpolate(((0.0, base), (t, end), (2 * t, base)), shape="cosine"))
 
 
 def _exponential(s: T.ExponentialLR, base: float) -> Schedule:
     if not 0 < s.gamma <= 1:
         raise ValueError(f"from_torch: ExponentialLR gamma must be in (0, 1], got {s.gamma!r}")
-    return Exponential(base, rate=s.gamma)
+    return Exponential(base, factor=s.gamma)
 
 
 def _constant(s: T.ConstantLR, base: float) -> Schedule:
     if s.total_iters <= 0:
         return Constant(base)
-    return Piecewise(levels=(base * s.factor, base), at=(s.total_iters,))
+    return Piecewise((base * s.factor, base), at=(s.total_iters,))
 
 
 def _by_base(s: Any, base: float) -> Schedule | None:
     """Schedulers that depend only on the group's base lr."""
     if isinstance(s, T.StepLR):
-        return StepDecay(base, drop=s.gamma, every=s.step_size)
+        return StepDecay(base, factor=s.gamma, every=s.step_size)
     if isinstance(s, T.MultiStepLR):
-        return MultiStep(base, drop=s.gamma, at=tuple(sorted(s.milestones.elements())))
+        return MultiStep(base, factor=s.gamma, at=tuple(sorted(s.milestones.elements())))
     if isinstance(s, T.ConstantLR):
         return _constant(s, base)
     if isinstance(s, T.LinearLR):
-        return Linear(init=base * s.start_factor, end=base * s.end_factor, steps=s.total_iters)
+        return Linear(base * s.start_factor, end=base * s.end_factor, steps=s.total_iters)
     if isinstance(s, T.ExponentialLR):
         return _exponential(s, base)
     if isinstance(s, T.PolynomialLR):
-        return Polynomial(init=base, steps=s.total_iters, power=s.power)
+        return Polynomial(base, steps=s.total_iters, power=s.power)
     if isinstance(s, T.CosineAnnealingLR):
         return _cosine_annealing(s, base)
     if isinstance(s, T.CosineAnnealingWarmRestarts):
-        return CosineRestarts(peak=base, every=s.T_0, mult=s.T_mult, end=float(s.eta_min))
+        return CosineRestarts(base, cycle_steps=s.T_0, cycle_mult=s.T_mult,
+                              end=float(s.eta_min))
     return None
 
 

@@ -1,9 +1,9 @@
 """``lrkit plot``, ``values``, ``show`` and ``list``: look at schedules.
 
-A SPEC argument is a spec string (``"warmup(cosine(peak=0.1, steps=1000), steps=100)"``)
+A SPEC argument is a spec string (``"warmup(cosine(init=0.1, steps=1000), warmup_steps=100)"``)
 or the path of a ``.json``/``.yaml``/``.yml``/``.toml`` schedule file, told apart by
 :func:`lrkit.spec.read`. In a SPEC, ``N`` stands for ``--steps`` (the number of steps
-shown) and ``P`` for ``--peak`` (default 1): ``lrkit plot "cosine(peak=P, steps=N)" --steps 460``.
+shown) and ``P`` for ``--peak`` (default 1): ``lrkit plot "cosine(init=P, steps=N)" --steps 460``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def summary(cls: type[Schedule], markdown: bool = False) -> str:
 
 
 def signature(cls: type[Schedule]) -> str:
-    """How a schedule is written in a spec, e.g. ``cosine(*, peak, steps, end=0.0, ...)``."""
+    """How a schedule is written in a spec, e.g. ``cosine(init, *, steps, end=0.0, ...)``."""
     parts: list[str] = []
     star = False
     for p in inspect.signature(cls).parameters.values():
@@ -120,9 +120,9 @@ def plot_cmd(specs: tuple[str, ...], steps: int | None, peak: float, out: Path |
     """Overlay schedules (spec strings or schedule files) with a legend.
 
     \b
-      lrkit plot "warmup(cosine(peak=0.1, steps=10000), steps=500)" \\
-                 "step_decay(0.1, drop=0.5, every=2000)" --out schedules.png
-      lrkit plot "warmup(cosine(peak=P, steps=N), steps=N/20)" --steps 460 --peak 0.1
+      lrkit plot "warmup(cosine(init=0.1, steps=10000), warmup_steps=500)" \\
+                 "step_decay(0.1, factor=0.5, every=2000)" --out schedules.png
+      lrkit plot "warmup(cosine(init=P, steps=N), warmup_steps=N/20)" --steps 460 --peak 0.1
     """
     from .. import plot
 

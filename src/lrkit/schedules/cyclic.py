@@ -12,7 +12,8 @@ from .. import _check
 from ..schedule import Schedule, schedule_class
 from ..xp import Array, Ops
 
-SHAPES = ("linear", "cos")
+SHAPES = ("linear", "cosine")
+POLICIES = ("triangular", "triangular2", "exp_range")
 
 
 def _anneal(start: Array, end: Array, pct: Array, rest: Array, shape: str, xp: Ops) -> Array:
@@ -21,7 +22,7 @@ def _anneal(start: Array, end: Array, pct: Array, rest: Array, shape: str, xp: O
     Evaluated with :meth:`lrkit.xp.Ops.cos_bell` and :meth:`lrkit.xp.Ops.lerp`,
     which keep full precision where PyTorch's forms cancel (``pct`` near 1).
     """
-    if shape == "cos":
+    if shape == "cosine":
         return end + (start - end) * xp.cos_bell(pct, rest)
     return xp.lerp(start, end, pct, rest)
 
@@ -33,21 +34,22 @@ class Interpolate(Schedule):
     Between knots ``i`` and ``i+1``, with ``pct = (t - t_i) / (t_{i+1} - t_i)``::
 
         linear: (v_{i+1} - v_i) * pct + v_i
-        cos:    v_{i+1} + (v_i - v_{i+1}) / 2 * (cos(pi * pct) + 1)
+        cosine: v_{i+1} + (v_i - v_{i+1}) / 2 * (cos(pi * pct) + 1)
 
     Two knots at the same time make a jump. This is optax's
     ``piecewise_interpolate_schedule``, ignite's ``PiecewiseLinear`` and the
     shape underneath one-cycle.
 
     >>> from lrkit import interpolate
-    >>> s = interpolate(knots=((0, 0.0), (10, 1.0), (20, 0.5)))
+    >>> s = interpolate(((0, 0.0), (10, 1.0), (20, 0.5)))
     >>> s(5), s(15), s(99)
     (0.5, 0.75, 0.5)
     """
 
     name = "interpolate"
-    _: KW_ONLY
+    positional = 1
     knots: tuple[tuple[float, float], ...]
+    _: KW_ONLY
     shape: str = "linear"
 
     def _validate(self) -> None:
@@ -96,57 +98,54 @@ class Interpolate(Schedule):
 class OneCycle(Schedule):
     """One-cycle (Smith & Topin), with PyTorch's ``OneCycleLR`` defaults.
 
-    Knots: ``peak/div`` at 0, ``peak`` at ``pct*steps - 1``, and
-    ``peak/(div*final_div)`` at ``steps - 1`` (three-phase: back to
-    ``peak/div`` at ``2*pct*steps - 2`` first), joined by cosine or linear
-    ``shape``. Unlike PyTorch it holds the final value after ``steps - 1``
-    instead of rising again at step ``steps`` and raising after it.
+    Knots: ``peak/div`` at 0, ``peak`` at ``up_frac*steps`` and
+    ``peak/(div*final_div)`` at ``steps`` (three-phase: back to ``peak/div`` at
+    ``2*up_frac*steps`` first), joined by ``shape`` (cosine or linear); the final
+    value is held from ``steps`` on.
 
-    fastai's ``fit_one_cycle(lr_max, div=25, div_final=1e5, pct_start=0.25)``
-    ends at ``lr_max/div_final`` relative to the peak: ``pct=0.25,
-    final_div=1e5/25``. :meth:`momentum` gives the companion that moves
-    opposite to the learning rate.
+    PyTorch's ``OneCycleLR(total_steps=T, pct_start=p)`` puts its knots at
+    ``0, p*T - 1, T - 1`` (and raises after step ``T - 1``): it is
+    ``one_cycle(steps=T-1, up_frac=(p*T - 1)/(T - 1))``. fastai's
+    ``fit_one_cycle(lr_max, div=25, div_final=1e5, pct_start=0.25)`` over ``N``
+    steps is ``one_cycle(lr_max, steps=N, up_frac=0.25, final_div=1e5/25)`` (its
+    ``div_final`` is relative to the peak). :meth:`momentum` gives the companion
+    that moves opposite to the learning rate.
 
     >>> from lrkit import one_cycle
-    >>> s = one_cycle(peak=0.1, steps=100)
-    >>> s(0), s(29), s(99)
+    >>> s = one_cycle(0.1, steps=100)
+    >>> s(0), s(30), s(100)
     (0.004, 0.1, 4e-07)
     """
 
     name = "one_cycle"
-    _: KW_ONLY
+    positional = 1
     peak: float
+    _: KW_ONLY
     steps: float
-    pct: float = 0.3
+    up_frac: float = 0.3
     div: float = 25.0
     final_div: float = 1e4
-    shape: str = "cos"
+    shape: str = "cosine"
     three_phase: bool = False
 
     def _validate(self) -> None:
         self._set("peak", _check.nonneg(self.name, "peak", self.peak))
         self._set("steps", _check.positive(self.name, "steps", self.steps))
-        self._set("pct", _check.between(self.name, "pct", self.pct, 0, 1, True, True))
+        _check.flag(self.name, "three_phase", self.three_phase)
+        high = 0.5 if self.three_phase else 1  # three-phase falls back to init by 2*up_frac
+        self._set("up_frac", _check.between(self.name, "up_frac", self.up_frac, 0, high,
+                                            True, True))
         self._set("div", _check.positive(self.name, "div", self.div))
         self._set("final_div", _check.positive(self.name, "final_div", self.final_div))
         _check.choice(self.name, "shape", self.shape, SHAPES)
-        _check.flag(self.name, "three_phase", self.three_phase)
-        if self.three_phase and self.pct >= 0.5:
-            raise ValueError(f"{self.name}: three_phase needs pct < 0.5, got {self.pct!r}")
-        if self._times()[1] <= 0:
-            raise ValueError(
-                f"{self.name}: pct*steps - 1 must be > 0 so that the peak comes after step 0; "
-                f"got pct={self.pct!r}, steps={self.steps!r}"
-            )
 
     def _times(self) -> list[float]:
         n = float(self.steps)
-        if self.three_phase:
-            return [0.0, self.pct * n - 1, 2 * self.pct * n - 2, n - 1]
-        return [0.0, self.pct * n - 1, n - 1]
+        up = self.up_frac * n
+        return [0.0, up, 2 * up, n] if self.three_phase else [0.0, up, n]
 
     def _curve(self, values: list[float]) -> Interpolate:
-        return Interpolate(knots=tuple(zip(self._times(), values)), shape=self.shape)
+        return Interpolate(tuple(zip(self._times(), values)), shape=self.shape)
 
     def _lr(self) -> Interpolate:
         low = self.peak / self.div
@@ -165,7 +164,7 @@ class OneCycle(Schedule):
 
     @property
     def length(self) -> float | None:
-        return float(self.steps) - 1
+        return float(self.steps)
 
     def _f(self, t: Array, xp: Ops) -> Array:
         return self._lr()._f(t, xp)
@@ -175,47 +174,50 @@ class OneCycle(Schedule):
 class CosineRestarts(Schedule):
     """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter).
 
-    Cycle ``i`` starts at ``S_i = every * (mult**i - 1) / (mult - 1)`` (``every * i``
-    when ``mult == 1``), lasts ``T_i = every * mult**i`` and, with
-    ``u = (t - S_i) / T_i``, has the value::
+    With ``T = cycle_steps`` and ``m = cycle_mult``, cycle ``i`` starts at
+    ``S_i = T * (m**i - 1) / (m - 1)`` (``T * i`` when ``m == 1``), lasts
+    ``T_i = T * m**i`` and, with ``u = (t - S_i) / T_i``, has the value::
 
-        end + (peak * decay**i - end) * (1 + cos(pi * u)) / 2
+        end + (init * cycle_factor**i - end) * (1 + cos(pi * u)) / 2
 
-    PyTorch's ``CosineAnnealingWarmRestarts(T_0=every, T_mult=mult, eta_min=end)``
-    (any real ``mult >= 1`` here); ``decay`` is timm's ``cycle_decay``. With
-    ``cycles=n`` the schedule ends after ``n`` cycles and holds ``end`` exactly.
+    PyTorch's ``CosineAnnealingWarmRestarts(T_0=cycle_steps, T_mult=cycle_mult,
+    eta_min=end)`` (any real ``cycle_mult >= 1`` here); ``cycle_factor`` is timm's
+    ``cycle_decay``. With ``cycles=n`` the schedule ends after ``n`` cycles and holds
+    ``end`` exactly.
 
     >>> from lrkit import cosine_restarts
-    >>> s = cosine_restarts(peak=0.1, every=10, mult=2)
+    >>> s = cosine_restarts(0.1, cycle_steps=10, cycle_mult=2)
     >>> s(0), s(10), s(30)
     (0.1, 0.1, 0.1)
     """
 
     name = "cosine_restarts"
+    positional = 1
+    init: float
     _: KW_ONLY
-    peak: float
-    every: float
-    mult: float = 1.0
-    decay: float = 1.0
+    cycle_steps: float
+    cycle_mult: float = 1.0
+    cycle_factor: float = 1.0
     end: float = 0.0
     cycles: int | None = None
 
     def _validate(self) -> None:
-        self._set("peak", _check.nonneg(self.name, "peak", self.peak))
-        self._set("every", _check.positive(self.name, "every", self.every))
-        mult = _check.number(self.name, "mult", self.mult)
+        self._set("init", _check.nonneg(self.name, "init", self.init))
+        self._set("cycle_steps", _check.positive(self.name, "cycle_steps", self.cycle_steps))
+        mult = _check.number(self.name, "cycle_mult", self.cycle_mult)
         if mult < 1:
-            raise ValueError(f"{self.name}: mult must be >= 1, got {mult!r}")
-        self._set("mult", mult)
-        self._set("decay", _check.between(self.name, "decay", self.decay, 0, 1))
+            raise ValueError(f"{self.name}: cycle_mult must be >= 1, got {mult!r}")
+        self._set("cycle_mult", mult)
+        self._set("cycle_factor",
+                  _check.between(self.name, "cycle_factor", self.cycle_factor, 0, 1))
         self._set("end", _check.nonneg(self.name, "end", self.end))
         if self.cycles is not None:
             self._set("cycles", _check.integer(self.name, "cycles", self.cycles))
 
     def _start(self, i: Any, xp: Ops) -> Any:
-        if self.mult == 1.0:
-            return self.every * i
-        return self.every * (xp.power(self.mult, i) - 1.0) / (self.mult - 1.0)
+        if self.cycle_mult == 1.0:
+            return self.cycle_steps * i
+        return self.cycle_steps * (xp.power(self.cycle_mult, i) - 1.0) / (self.cycle_mult - 1.0)
 
     @property
     def length(self) -> float | None:
@@ -226,19 +228,20 @@ class CosineRestarts(Schedule):
         return float(self._start(float(self.cycles), MATH))
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        if self.mult == 1.0:
-            i = xp.floor(t / self.every)
+        n, m = self.cycle_steps, self.cycle_mult
+        if m == 1.0:
+            i = xp.floor(t / n)
         else:
-            i = xp.floor(xp.log(1.0 + t * (self.mult - 1.0) / self.every) / math.log(self.mult))
+            i = xp.floor(xp.log(1.0 + t * (m - 1.0) / n) / math.log(m))
             # log rounding can land one cycle off at a boundary: correct it exactly.
             i = i + xp.where(self._start(i + 1.0, xp) <= t, 1.0, 0.0)
             i = i - xp.where(self._start(i, xp) > t, 1.0, 0.0)
         start = self._start(i, xp)
-        period = self.every * xp.power(self.mult, i)
-        peak = self.peak * xp.power(self.decay, i)
+        period = n * xp.power(m, i)
+        top = self.init * xp.power(self.cycle_factor, i)
         z = (t - start) / period
         rest = xp.maximum((self._start(i + 1.0, xp) - t) / period, 0.0)
-        out = self.end + (peak - self.end) * xp.cos_bell(z, rest)
+        out = self.end + (top - self.end) * xp.cos_bell(z, rest)
         if self.cycles is not None:
             out = xp.where(i >= self.cycles, self.end, out)
         return out
@@ -248,48 +251,50 @@ class CosineRestarts(Schedule):
 class Cyclic(Schedule):
     """Cyclical learning rates (Smith, 2017): PyTorch's ``CyclicLR``.
 
-    With ``total = up + down`` (``down`` defaults to ``up``), ``r = up / total``,
-    ``c = floor(1 + t / total)`` and ``x = 1 + t / total - c``::
+    With ``total = up_steps + down_steps`` (``down_steps`` defaults to ``up_steps``),
+    ``r = up_steps / total``, ``c = floor(1 + t / total)`` and ``x = 1 + t / total - c``::
 
         init + (peak - init) * (x / r if x <= r else (x - 1) / (r - 1)) * scale
 
-    ``scale`` is 1 (``triangular``), ``1 / 2**(c - 1)`` (``triangular2``) or
-    ``gamma**t`` (``exp_range``).
+    ``scale`` is 1 (``policy="triangular"``), ``1 / 2**(c - 1)`` (``"triangular2"``) or
+    ``factor**t`` (``"exp_range"``). PyTorch's ``CyclicLR(base_lr=init, max_lr=peak,
+    step_size_up=up_steps, step_size_down=down_steps, mode=policy, gamma=factor)``.
 
     >>> from lrkit import cyclic
-    >>> s = cyclic(init=0.001, peak=0.006, up=2000)
+    >>> s = cyclic(0.001, peak=0.006, up_steps=2000)
     >>> s(0), s(2000), s(4000)
     (0.001, 0.006, 0.001)
     """
 
     name = "cyclic"
-    _: KW_ONLY
+    positional = 1
     init: float
+    _: KW_ONLY
     peak: float
-    up: float
-    down: float | None = None
-    mode: str = "triangular"
-    gamma: float = 1.0
+    up_steps: float
+    down_steps: float | None = None
+    policy: str = "triangular"
+    factor: float = 1.0
 
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
         self._set("peak", _check.nonneg(self.name, "peak", self.peak))
-        self._set("up", _check.positive(self.name, "up", self.up))
-        if self.down is not None:
-            self._set("down", _check.positive(self.name, "down", self.down))
-        _check.choice(self.name, "mode", self.mode, ("triangular", "triangular2", "exp_range"))
-        self._set("gamma", _check.between(self.name, "gamma", self.gamma, 0, 1, True, False))
+        self._set("up_steps", _check.positive(self.name, "up_steps", self.up_steps))
+        if self.down_steps is not None:
+            self._set("down_steps", _check.positive(self.name, "down_steps", self.down_steps))
+        _check.choice(self.name, "policy", self.policy, POLICIES)
+        self._set("factor", _check.between(self.name, "factor", self.factor, 0, 1, True, False))
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        up = float(self.up)
-        total = up + float(self.down if self.down is not None else up)
+        up = float(self.up_steps)
+        total = up + float(self.down_steps if self.down_steps is not None else up)
         ratio = up / total
         cycle = xp.floor(1 + t / total)
         x = 1.0 + t / total - cycle
-        factor = xp.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
-        height = (self.peak - self.init) * factor
-        if self.mode == "triangular2":
+        frac = xp.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+        height = (self.peak - self.init) * frac
+        if self.policy == "triangular2":
             height = height * (1 / xp.power(2.0, cycle - 1))
-        elif self.mode == "exp_range":
-            height = height * xp.power(self.gamma, t)
+        elif self.policy == "exp_range":
+            height = height * xp.power(self.factor, t)
         return self.init + height
