@@ -16,6 +16,7 @@ True
 
 from typing import Any
 
+from ._version import __version__ as __version__
 from .compose import Join, Repeat, Shift, Stretch, Warmup, join, warmup
 from .plateau import Plateau, PlateauState, split_plateau
 from .schedule import REGISTRY, Constant, Schedule, clip, from_dict, maximum, minimum
@@ -38,8 +39,6 @@ from .schedules import (
     TimeDecay,
 )
 from .spec import SpecError, dumps, load, parse
-
-__version__ = "0.1.0"
 
 # The lower-case names are the ones to use; they are the spec language's names.
 constant = Constant

@@ -70,8 +70,21 @@ def between(owner: str, name: str, value: Any, low: float, high: float,
 
 
 def integer(owner: str, name: str, value: Any, minimum: int = 1) -> int:
+    """An integer ``>= minimum``: an ``int``, a NumPy integer or an integral float (made an
+    ``int``); ``bool`` is refused (``TypeError``, as for any other type).
+
+    >>> import numpy as np
+    >>> integer("train", "steps", np.int64(40)), integer("train", "steps", 3.0)
+    (40, 3)
+    >>> integer("train", "steps", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: train: steps must be an integer >= 1, got 0
+    """
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    elif type(value).__module__ == "numpy" and hasattr(value, "__index__"):
+        value = value.__index__()
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
