@@ -177,8 +177,10 @@ def test_arithmetic_with_numbers_and_schedules():
     assert (c * lrkit.exponential(1.0, k=0.1)).length is None
     with pytest.raises(ValueError, match="divisor must be > 0, got 0"):
         c / 0
-    with pytest.raises(TypeError, match="must be a schedule, a number or a spec string"):
+    with pytest.raises(TypeError, match=r"^other must be a schedule or a number, got \[1, 2\]$"):
         c * [1, 2]
+    with pytest.raises(TypeError, match=r"got the string '0.5'; read it with lrkit.parse"):
+        c * "0.5"
 
 
 def test_clip_minimum_maximum():

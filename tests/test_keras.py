@@ -191,10 +191,18 @@ def test_plateau_is_refused_with_the_way_out():
         lrkit.keras.Schedule(lrkit.cosine(peak=0.1, steps=10) * lrkit.plateau(patience=2))
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
-def test_bad_steps_per_epoch(bad):
-    with pytest.raises(ValueError, match="steps_per_epoch must be an int >= 1"):
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
+                                        (True, TypeError), ("10", TypeError)])
+def test_bad_steps_per_epoch(bad, error):
+    with pytest.raises(error) as e:
         lrkit.keras.Schedule(lrkit.cosine(peak=0.1, steps=10), steps_per_epoch=bad)
+    assert str(e.value) == (
+        f"lrkit.keras.Schedule: steps_per_epoch must be an integer >= 1, got {bad!r}")
+
+
+def test_steps_per_epoch_may_be_a_numpy_integer():
+    ks = lrkit.keras.Schedule(lrkit.cosine(peak=0.1, steps=10), steps_per_epoch=np.int64(4))
+    assert ks.steps_per_epoch == 4 and type(ks.steps_per_epoch) is int
 
 
 @schedule_class

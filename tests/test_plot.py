@@ -33,12 +33,6 @@ def test_png_bytes_is_a_readable_png():
     assert img[..., :3].std() > 0.05  # something is drawn on the white canvas
 
 
-def test_repr_png_is_what_jupyter_shows():
-    data = WARM_COS._repr_png_()
-    assert isinstance(data, bytes)
-    read_png(data)
-
-
 def test_horizon_shows_the_hold_or_a_span_from_the_parameters():
     assert plot.horizon(lrkit.cosine(peak=0.1, steps=1000)) == 1100
     assert plot.horizon(lrkit.one_cycle(peak=0.1, steps=101)) == 110  # length 100

@@ -172,8 +172,8 @@ def test_from_dict_errors():
     ("cosine(peak=0.1, steps=10) ** 2", r"unsupported operator Pow; use \*, \+ or /"),
     ("cosine(peak=0.1, steps=10) - 0.01", r"unsupported operator Sub"),
     ("-cosine(peak=0.1, steps=10)", r"unary minus needs a number"),
-    ("foo", r"unknown name 'foo' at column 1"),
-    ("cosin", r"unknown name 'cosin' at column 1; did you mean 'cosine'"),
+    ("foo", r"unbound name 'foo' at column 1 in 'foo'; give it a number: names=\{'foo': ...\}"),
+    ("cosin", r"unbound name 'cosin' at column 1 in 'cosin'; did you mean 'cosine'"),
     ("cosine", r"'cosine' is a schedule: call it"),
     ("", r"^empty spec"),
     ("   \n ", r"^empty spec"),
@@ -232,3 +232,52 @@ def test_numbers_and_names_in_specs():
     assert lrkit.parse("join(pieces=(constant(1.0),))") == lrkit.join(lrkit.constant(1.0))
     assert lrkit.parse("2 * 0.25") == lrkit.constant(0.5)
     assert lrkit.parse("+0.5") == lrkit.constant(0.5)
+
+
+# -- errors, the string coercion and the spec-or-file rule --------------------------------
+def test_spec_error_is_an_lrkit_error_and_a_value_error():
+    assert issubclass(SpecError, lrkit.Error) and issubclass(SpecError, ValueError)
+    assert issubclass(lrkit.Error, Exception) and not issubclass(lrkit.Error, ValueError)
+    with pytest.raises(lrkit.Error) as e:
+        lrkit.parse("cosin(peak=0.1, steps=10)")
+    assert repr(e.value) == ('SpecError("unknown schedule \'cosin\' at column 1; '
+                             'did you mean \'cosine\'?")')
+    assert f"{type(e.value).__module__}.{type(e.value).__qualname__}" == "lrkit.SpecError"
+    back = pickle.loads(pickle.dumps(e.value))
+    assert type(back) is SpecError and str(back) == str(e.value)
+
+
+def test_the_core_takes_schedules_and_numbers_the_spec_layer_also_text():
+    from lrkit.schedule import as_schedule as core
+    from lrkit.spec import as_schedule
+
+    c = lrkit.cosine(peak=0.1, steps=10)
+    assert as_schedule("cosine(peak=0.1, steps=10)") == c == core(c)
+    assert as_schedule(0.5) == lrkit.constant(0.5) == core(0.5)
+    with pytest.raises(TypeError) as e:
+        core("cosine(peak=0.1, steps=10)", "x")
+    assert str(e.value) == ("x must be a schedule or a number, got the string "
+                            "'cosine(peak=0.1, steps=10)'; read it with "
+                            "lrkit.parse('cosine(peak=0.1, steps=10)') first")
+    with pytest.raises(TypeError) as e:
+        as_schedule(None, "x")
+    assert str(e.value) == "x must be an lrkit schedule, a number or a spec string, got None"
+    with pytest.raises(TypeError, match=r"^x must be a schedule or a number, got True$"):
+        core(True, "x")
+
+
+def test_read_tells_a_file_from_a_spec_by_one_rule(tmp_path, monkeypatch):
+    from lrkit.spec import read
+
+    monkeypatch.chdir(tmp_path)
+    s = lrkit.cosine(peak=0.1, steps=100)
+    (tmp_path / "s.json").write_text(json.dumps(s.to_dict()))
+    (tmp_path / "noext").write_text(json.dumps("cosine(peak=0.1, steps=100)"))
+    (tmp_path / "N.YAML").write_text("schedule: 'cosine(peak=P, steps=N)'\n")
+    assert read("s.json") == read(tmp_path / "s.json") == s  # by extension
+    assert read("cosine(peak=0.1, steps=100)") == s  # not a file: a spec
+    assert read("N.YAML", names={"N": 100, "P": 0.1}) == s  # extension in any case
+    with pytest.raises(SpecError, match=r"^schedule file 'missing.yml' does not exist$"):
+        read("missing.yml")  # a file by its extension, even when missing
+    with pytest.raises(SpecError, match=r"unknown extension ''"):
+        read("noext")  # an existing path is a file: it needs a known extension

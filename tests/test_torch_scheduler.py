@@ -223,7 +223,7 @@ BAD = [
     ([WC, WC], ValueError, "schedule has 2 entries but the optimizer has 1 param group"),
     ({}, ValueError, "mapping for param_groups\\[0\\] is empty"),
     ({"lr": "cosin(peak=1, steps=2)"}, lrkit.SpecError, "did you mean 'cosine'"),
-    ({"lr": object()}, TypeError, "must be a schedule, a number or a spec string"),
+    ({"lr": object()}, TypeError, "must be an lrkit schedule, a number or a spec string"),
 ]
 
 
@@ -238,8 +238,8 @@ def test_bad_schedule_argument_writes_nothing(schedule: object, exc: type, match
 
 
 @pytest.mark.parametrize(("kw", "match"), [
-    ({"steps_per_epoch": 0, "interval": "epoch"}, "steps_per_epoch must be an integer > 0, got 0"),
-    ({"steps_per_epoch": -3, "interval": "epoch"}, "steps_per_epoch must be an integer > 0"),
+    ({"steps_per_epoch": 0, "interval": "epoch"}, "steps_per_epoch must be an integer >= 1, got 0"),
+    ({"steps_per_epoch": -3, "interval": "epoch"}, "steps_per_epoch must be an integer >= 1"),
     ({"steps_per_epoch": 10}, "steps_per_epoch=10 goes with interval='epoch'"),
     ({"interval": "batch"}, "interval must be 'step' or 'epoch', got 'batch'"),
     ({"start_step": -1}, "start_step must be an integer >= 0, got -1"),

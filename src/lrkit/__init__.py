@@ -18,8 +18,9 @@ from typing import Any
 
 from ._version import __version__ as __version__
 from .compose import Join, Repeat, Shift, Stretch, Warmup, join, warmup
+from .errors import Error
 from .plateau import Plateau, PlateauState, split_plateau
-from .schedule import REGISTRY, Constant, Schedule, clip, from_dict, maximum, minimum
+from .schedule import REGISTRY, Constant, Schedule, clip, maximum, minimum
 from .schedules import (
     WSD,
     Cosine,
@@ -38,7 +39,7 @@ from .schedules import (
     Tanh,
     TimeDecay,
 )
-from .spec import SpecError, dumps, load, parse
+from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
 # The lower-case names are the ones to use; they are the spec language's names.
 constant = Constant
@@ -64,8 +65,8 @@ shift = Shift
 stretch = Stretch
 
 __all__ = [
-    "REGISTRY", "Schedule", "SpecError", "Plateau", "PlateauState", "split_plateau",
-    "parse", "load", "dumps", "from_dict",
+    "REGISTRY", "Schedule", "Error", "SpecError", "Plateau", "PlateauState", "split_plateau",
+    "parse", "load", "dumps", "from_dict", "Shape",
     "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",
     "linear", "polynomial", "cosine", "cosine_restarts", "cyclic", "one_cycle",
     "interpolate", "inverse_sqrt", "tanh", "rex", "wsd", "plateau",

@@ -8,30 +8,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from .schedule import Schedule
-
-#: What a formula may do with ``t``: said when a framework cannot trace a schedule.
-TRACEABLE = ("A schedule's formula must use only the operations of lrkit.xp.Ops on t "
-             "(where/minimum/maximum/floor/cos/exp/..., no Python if/math on t)")
+from typing import Any
 
 
-def _is_number(x: Any) -> bool:
+def is_number(x: Any) -> bool:
+    """An ``int`` or a ``float`` (or a subclass, such as ``numpy.float64``), not a ``bool``."""
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _builtin(value: Any) -> Any:
+    """NumPy scalars (even float64) and subclasses of int/float as Python numbers; other
+    values unchanged."""
+    if type(value) not in (int, float):
+        if hasattr(value, "item") and getattr(value, "shape", None) == ():
+            return value.item()
+        if is_number(value):
+            return float(value) if isinstance(value, float) else int(value)
+    return value
 
 
 def number(owner: str, name: str, value: Any) -> float | int:
     """A finite real number (``bool`` is refused); NumPy scalars become Python numbers."""
-    if type(value) not in (int, float):  # NumPy scalars (even float64) and subclasses
-        if hasattr(value, "item") and getattr(value, "shape", None) == ():
-            value = value.item()
-        elif _is_number(value):
-            value = float(value) if isinstance(value, float) else int(value)
-    if not _is_number(value):
+    value = _builtin(value)
+    if not is_number(value):
         raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
     out: float | int = value
     try:
@@ -70,21 +69,11 @@ def between(owner: str, name: str, value: Any, low: float, high: float,
 
 
 def integer(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    """An integer ``>= minimum``: an ``int``, a NumPy integer or an integral float (made an
-    ``int``); ``bool`` is refused (``TypeError``, as for any other type).
-
-    >>> import numpy as np
-    >>> integer("train", "steps", np.int64(40)), integer("train", "steps", 3.0)
-    (40, 3)
-    >>> integer("train", "steps", 0)
-    Traceback (most recent call last):
-    ...
-    ValueError: train: steps must be an integer >= 1, got 0
-    """
+    """An integer ``>= minimum``: an ``int``, a NumPy integer or a whole ``float`` (``2.0``),
+    returned as an ``int``; ``bool`` is refused."""
+    value = _builtin(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    elif type(value).__module__ == "numpy" and hasattr(value, "__index__"):
-        value = value.__index__()
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
@@ -123,17 +112,3 @@ def increasing(owner: str, name: str, values: Sequence[float], strict: bool = Fa
         if values[i] < values[i - 1] or (strict and values[i] == values[i - 1]):
             kind = "strictly increasing" if strict else "non-decreasing"
             raise ValueError(f"{owner}: {name} must be {kind}, got {list(values)!r}")
-
-
-def same_as_numpy(who: str, s: Schedule, ts: np.ndarray, got: np.ndarray, where: str,
-                  precise: bool, hint: str) -> None:
-    """Refuse ``s`` if ``got`` (its values at ``ts`` computed ``where``) differs from NumPy's:
-    to 1e-9 relative when ``precise`` (float64), else 1e-4 (float32); ``hint`` says why."""
-    import numpy as np
-
-    want = s.values(ts)
-    rtol = 1e-9 if precise else 1e-4
-    atol = rtol * float(np.max(np.abs(want)))
-    if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
-        raise ValueError(f"{who}: {s!r} gives {got.tolist()} {where} but {want.tolist()} "
-                         f"in NumPy at t={ts.tolist()}; {hint}")

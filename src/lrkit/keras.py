@@ -39,10 +39,11 @@ except ModuleNotFoundError as e:  # Keras' default backend (TensorFlow) is not i
         "set KERAS_BACKEND=torch (or jax, tensorflow) before keras is imported"
     ) from e
 
-from . import _check
+from . import _check, _traced
 from .plateau import Plateau, PlateauState, split_plateau
-from .schedule import REGISTRY, as_schedule, from_dict
+from .schedule import REGISTRY
 from .schedule import Schedule as _Schedule
+from .spec import as_schedule, from_dict
 
 __all__ = ["Schedule", "Callback"]
 
@@ -58,21 +59,11 @@ def _lrkit_schedule(who: str, schedule: Any) -> _Schedule:
             "lrkit.step_decay(0.1, drop=0.5, every=10)); a per-epoch Python function can go "
             "to keras.callbacks.LearningRateScheduler instead"
         )
-    try:
-        return as_schedule(schedule, f"{who}: schedule")
-    except TypeError:
-        raise TypeError(
-            f"{who}: schedule must be an lrkit schedule, a number or a spec string, "
-            f"got {schedule!r}"
-        ) from None
+    return as_schedule(schedule, f"{who}: schedule")
 
 
-def _positive_int(who: str, name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{who}: {name} must be an int >= 1 or None, got {value!r}")
-    return int(value)
+def _steps_per_epoch(who: str, value: Any) -> int | None:
+    return None if value is None else _check.integer(who, "steps_per_epoch", value)
 
 
 def _compute_dtype() -> str:
@@ -120,9 +111,9 @@ def _check_traceable(who: str, schedule: _Schedule) -> None:
     except Exception as e:  # noqa: BLE001 - report whatever the formula raised
         raise TypeError(
             f"{who}: {schedule!r} cannot be evaluated with keras.ops, so Keras cannot trace it "
-            f"({type(e).__name__}: {e}). {_check.TRACEABLE}"
+            f"({type(e).__name__}: {e}). {_traced.TRACEABLE}"
         ) from e
-    _check.same_as_numpy(who, schedule, ts, got, "under keras.ops",
+    _traced.same_as_numpy(who, schedule, ts, got, "under keras.ops",
                          _compute_dtype() == "float64",
                          "its formula is not the same in every namespace")
 
@@ -156,7 +147,7 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore
             )
         _check_traceable(who, s)
         self.schedule = s
-        self.steps_per_epoch = _positive_int(who, "steps_per_epoch", steps_per_epoch)
+        self.steps_per_epoch = _steps_per_epoch(who, steps_per_epoch)
         self.name = name
 
     def __call__(self, step: Any) -> Any:
@@ -210,7 +201,7 @@ class Callback(keras.callbacks.Callback):  # type: ignore[misc]
         s = _lrkit_schedule(who, schedule)
         if interval not in INTERVALS:
             raise ValueError(f"{who}: interval must be one of {INTERVALS}, got {interval!r}")
-        spe = _positive_int(who, "steps_per_epoch", steps_per_epoch)
+        spe = _steps_per_epoch(who, steps_per_epoch)
         if spe is not None and interval != "batch":
             raise ValueError(f"{who}: steps_per_epoch={spe!r} goes with interval='batch' "
                              "(a schedule in epochs applied every batch)")

@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _check
+from . import _traced
 from .plateau import Plateau, split_plateau
-from .schedule import Schedule, as_schedule
+from .schedule import Schedule
+from .spec import as_schedule
 
 __all__ = ["schedule", "OptaxSchedule", "reduce_on_plateau"]
 
@@ -72,11 +73,7 @@ def schedule(s: Any) -> OptaxSchedule:
             "lrkit.exponential(0.1, rate=0.5, steps=1000)), or pass a jnp function to optax "
             "directly"
         )
-    try:
-        sched = as_schedule(s, f"{who}: s")
-    except TypeError:
-        raise TypeError(f"{who}: s must be an lrkit schedule, a number or a spec string, "
-                        f"got {s!r}") from None
+    sched = as_schedule(s, f"{who}: s")
     if split_plateau(sched)[1] is not None:
         raise ValueError(
             f"{who}: {sched!r} holds a plateau(...) factor, which needs metric values that an "
@@ -100,13 +97,13 @@ def _check_traceable(who: str, fn: OptaxSchedule) -> None:
     except Exception as e:  # noqa: BLE001 - report whatever the formula raised
         raise TypeError(
             f"{who}: {s!r} does not trace under jax.jit ({type(e).__name__}: {e}). "
-            f"{_check.TRACEABLE}"
+            f"{_traced.TRACEABLE}"
         ) from e
     x64 = _dtype() == np.float64
     why = ("its formula is not the same in every namespace" if x64 else
            "float32 cannot hold this formula's precision (or its formula is not the same "
            "in every namespace); enable float64 with jax.config.update('jax_enable_x64', True)")
-    _check.same_as_numpy(who, s, ts, got, "in jax.numpy", x64, why)
+    _traced.same_as_numpy(who, s, ts, got, "in jax.numpy", x64, why)
 
 
 def reduce_on_plateau(s: Any, *, accumulation_size: int = 1) -> Any:

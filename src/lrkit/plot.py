@@ -1,4 +1,4 @@
-"""Pictures of schedules: matplotlib figures, PNG bytes for Jupyter, terminal charts.
+"""Pictures of schedules: matplotlib figures, PNG bytes, terminal charts.
 
 matplotlib is imported only inside the functions that need it (with the
 non-interactive ``Agg`` backend unless one is already chosen); the terminal
@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from .schedule import Schedule, as_schedule
+from .schedule import Schedule
+from .spec import as_schedule
 
 MAX_POINTS = 20_001
 """The most points a matplotlib curve is sampled at."""
@@ -218,7 +219,10 @@ def save(schedules: Any, steps: float, path: str | Path, *, log: bool = False,
 
 def png_bytes(schedule: Any, steps: float | None = None, *,
               size: tuple[float, float] = (5.0, 3.0), dpi: int = 80) -> bytes:
-    """A PNG of one schedule (or several), as bytes: what Jupyter shows for a schedule.
+    """A PNG of one schedule (or several), as bytes.
+
+    In Jupyter, ``IPython.display.Image(png_bytes(s))`` shows it (a schedule
+    itself displays as its spec: the core has no plotting hook).
 
     ``steps`` defaults to :func:`horizon` of the (first) schedule: ``1.1 x`` its
     length when it settles, so the hold is visible, else a span from its parameters

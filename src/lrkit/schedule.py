@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -214,15 +213,6 @@ class Schedule:
     def __str__(self) -> str:
         return repr(self)
 
-    def _repr_png_(self) -> bytes | None:
-        """Jupyter shows a schedule as a small plot (needs matplotlib)."""
-        try:
-            from .plot import png_bytes
-        except ImportError:  # pragma: no cover - matplotlib missing
-            return None
-        data: bytes = png_bytes(self)
-        return data
-
     # -- arithmetic ----------------------------------------------------------
     def __mul__(self, other: Any) -> Schedule:
         return Mul(self, as_schedule(other, "other"))
@@ -257,16 +247,20 @@ def _spec(v: Any) -> str:
 
 
 def as_schedule(x: Any, what: str = "schedule") -> Schedule:
-    """A schedule, a number (-> ``constant``) or a spec string (-> ``parse``)."""
+    """A schedule, or a number (-> ``constant``).
+
+    The core does not read text: a spec string is refused with the way to read
+    it (:func:`lrkit.parse`); the adapters accept strings through
+    :func:`lrkit.spec.as_schedule`.
+    """
     if isinstance(x, Schedule):
         return x
-    if isinstance(x, str):
-        from .spec import parse
-
-        return parse(x)
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return Constant(x)
-    raise TypeError(f"{what} must be a schedule, a number or a spec string, got {x!r}")
+    if isinstance(x, str):
+        raise TypeError(f"{what} must be a schedule or a number, got the string {x!r}; "
+                        f"read it with lrkit.parse({x!r}) first")
+    raise TypeError(f"{what} must be a schedule or a number, got {x!r}")
 
 
 def schedule_field(owner: str, name: str, value: Any) -> Schedule:
@@ -418,56 +412,6 @@ def clip(s: Any, low: float = 0.0, high: float = math.inf) -> Schedule:
     if high != math.inf:
         out = Min(out, Constant(high))
     return out
-
-
-def from_dict(data: Any) -> Schedule:
-    """Rebuild a schedule from :meth:`Schedule.to_dict` output (or a spec string)."""
-    from .spec import SpecError, closest
-
-    if isinstance(data, str):
-        from .spec import parse
-
-        return parse(data)
-    if isinstance(data, Schedule):
-        return data
-    if not isinstance(data, dict):
-        raise SpecError(f"a schedule dict needs a mapping with a 'type' key, got {data!r}")
-    if "type" not in data:
-        raise SpecError(f"a schedule dict needs a 'type' key, got keys {sorted(data)!r}")
-    kind = data["type"]
-    cls = REGISTRY.get(kind)
-    if cls is None:
-        raise SpecError(f"unknown schedule type {kind!r}{closest(str(kind), REGISTRY)}")
-    names = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
-    kwargs: dict[str, Any] = {}
-    for key, v in data.items():
-        if key == "type":
-            continue
-        if key not in names:
-            raise SpecError(
-                f"{kind}: unknown parameter {key!r}{closest(key, names)}; "
-                f"valid: {', '.join(names)}"
-            )
-        kwargs[key] = _from_data(v)
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise SpecError(constructor_error(kind, e)) from None
-
-
-def constructor_error(name: str, e: Exception) -> str:
-    """A constructor's error message, spoken in spec names: ``Cosine.__init__()`` becomes
-    ``cosine()``, and the ``name:`` prefix is added once."""
-    msg = re.sub(r"\b(?:\w+\.)?__init__\(\)", f"{name}()", str(e))
-    return msg if msg.startswith((f"{name}:", f"{name}()")) else f"{name}: {msg}"
-
-
-def _from_data(v: Any) -> Any:
-    if isinstance(v, dict) and "type" in v:
-        return from_dict(v)
-    if isinstance(v, list):
-        return tuple(_from_data(x) for x in v)
-    return v
 
 
 Fn = Callable[[Array, Ops], Array]

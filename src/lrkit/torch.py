@@ -36,9 +36,11 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from . import _check
+from .errors import closest
 from .plateau import PlateauState, split_plateau
-from .schedule import Schedule, as_schedule
-from .spec import closest
+from .schedule import Schedule
+from .spec import as_schedule
 
 __all__ = ["Scheduler", "from_torch", "plateau_callback"]
 
@@ -221,13 +223,8 @@ class Scheduler(LRScheduler):
                     f"Scheduler: steps_per_epoch={steps_per_epoch!r} goes with interval='epoch', "
                     f"got interval={interval!r}"
                 )
-            if (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int)
-                    or steps_per_epoch <= 0):
-                raise ValueError(
-                    f"Scheduler: steps_per_epoch must be an integer > 0, got {steps_per_epoch!r}"
-                )
-        if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
-            raise ValueError(f"Scheduler: start_step must be an integer >= 0, got {start_step!r}")
+            steps_per_epoch = _check.integer("Scheduler", "steps_per_epoch", steps_per_epoch)
+        start_step = _check.integer("Scheduler", "start_step", start_step, 0)
         self.optimizer = optimizer
         self.interval = interval
         self.steps_per_epoch = steps_per_epoch
@@ -402,8 +399,7 @@ class Scheduler(LRScheduler):
 
     @last_epoch.setter
     def last_epoch(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"Scheduler: last_epoch must be an integer >= 0, got {n!r}")
+        n = _check.integer("Scheduler", "last_epoch", n, 0)
         self._n = n
         self._fill(n)
         self._write_all(n - self._blk)
@@ -481,11 +477,7 @@ class Scheduler(LRScheduler):
                 f"Scheduler.load_state_dict: expected a state dict from lrkit's Scheduler "
                 f"(format {FORMAT!r}), got {got!r}"
             )
-        step = sd.get("step")
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise ValueError(
-                f"Scheduler.load_state_dict: step must be an integer >= 0, got {step!r}"
-            )
+        step = _check.integer("Scheduler.load_state_dict", "step", sd.get("step"), 0)
         saved = [list(x) for x in sd["schedules"]]
         mine = [tg.spec() for tg in self._targets]
         if strict:

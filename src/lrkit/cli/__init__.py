@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..spec import SpecError
+from ..errors import SpecError
 
 
 class UserError(click.ClickException):

@@ -1,7 +1,9 @@
 """``lrkit plot``, ``values``, ``show`` and ``list``: look at schedules.
 
 A SPEC argument is a spec string (``"warmup(cosine(peak=0.1, steps=1000), steps=100)"``)
-or the path of a ``.json``/``.yaml``/``.yml``/``.toml`` schedule file (:func:`lrkit.load`).
+or the path of a ``.json``/``.yaml``/``.yml``/``.toml`` schedule file, told apart by
+:func:`lrkit.spec.read`. In a SPEC, ``N`` stands for ``--steps`` (the number of steps
+shown) and ``P`` for ``--peak`` (default 1): ``lrkit plot "cosine(peak=P, steps=N)" --steps 460``.
 """
 
 from __future__ import annotations
@@ -9,27 +11,29 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..schedule import REGISTRY, Schedule
-from ..spec import dumps, load, parse
+from ..spec import dumps, read
 from . import UserError, main
 
-FILE_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
+peak_option = click.option("--peak", type=float, default=1.0, show_default=True,
+                           help="The number P stands for in a SPEC (a peak learning rate).")
 
 
-def read_spec(text: str) -> Schedule:
-    """A schedule from a spec string or a schedule file's path."""
-    if Path(text).suffix.lower() in FILE_SUFFIXES or os.path.isfile(text):  # no OSError
-        try:
-            return load(text)
-        except OSError as e:  # unreadable (a missing file is a SpecError already)
-            raise UserError(f"cannot read {text!r}: {e.strerror or e}") from None
-    return parse(text)
+def read_spec(text: str, steps: int | None, peak: float) -> Schedule:
+    """A schedule from a spec string or a schedule file's path (:func:`lrkit.spec.read`),
+    with ``N`` bound to ``steps`` (when given) and ``P`` to ``peak``."""
+    if not math.isfinite(peak):
+        raise UserError(f"--peak must be a finite number, got {peak!r}")
+    names = {"P": peak} if steps is None else {"N": steps, "P": peak}
+    try:
+        return read(text, names)
+    except OSError as e:  # unreadable (a missing file is a SpecError already)
+        raise UserError(f"cannot read {text!r}: {e.strerror or e}") from None
 
 
 def positive_steps(steps: int | None, *, required: bool = True) -> int | None:
@@ -99,7 +103,10 @@ def catalogue() -> list[tuple[str, str, str, str]]:
 # -- commands -----------------------------------------------------------------------
 @main.command("plot")
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC [SPEC ...]")
-@click.option("--steps", type=int, help="Plot t = 0 .. N  [default: the longest finite length]")
+@click.option("--steps", type=int,
+              help="Plot t = 0 .. N; N in a SPEC stands for it.  "
+                   "[default: the longest finite length]")
+@peak_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write an image (.png, .svg, .pdf) instead of drawing in the terminal.")
 @click.option("--log", is_flag=True, help="Logarithmic learning-rate axis.")
@@ -107,18 +114,21 @@ def catalogue() -> list[tuple[str, str, str, str]]:
               help="Legend label of each SPEC, in order (repeat the option once per SPEC).")
 @click.option("--width", type=int, help="Terminal chart width in columns.")
 @click.option("--height", type=int, help="Terminal chart height in lines.")
-def plot_cmd(specs: tuple[str, ...], steps: int | None, out: Path | None, log: bool,
-             labels: tuple[str, ...], width: int | None, height: int | None) -> None:
+def plot_cmd(specs: tuple[str, ...], steps: int | None, peak: float, out: Path | None,
+             log: bool, labels: tuple[str, ...], width: int | None,
+             height: int | None) -> None:
     """Overlay schedules (spec strings or schedule files) with a legend.
 
     \b
       lrkit plot "warmup(cosine(peak=0.1, steps=10000), steps=500)" \\
                  "step_decay(0.1, drop=0.5, every=2000)" --out schedules.png
+      lrkit plot "warmup(cosine(peak=P, steps=N), steps=N/20)" --steps 460 --peak 0.1
     """
     from .. import plot
 
-    schedules = [read_spec(s) for s in specs]
-    n = positive_steps(steps, required=False) or default_steps(schedules)
+    steps = positive_steps(steps, required=False)
+    schedules = [read_spec(s, steps, peak) for s in specs]
+    n = steps or default_steps(schedules)
     if labels and len(labels) != len(schedules):
         raise UserError(f"--label given {len(labels)} times for {len(schedules)} SPECs; "
                         "give one per SPEC or none")
@@ -137,13 +147,15 @@ def plot_cmd(specs: tuple[str, ...], steps: int | None, out: Path | None, log: b
 
 @main.command("values")
 @click.argument("spec")
-@click.option("--steps", type=int, help="Print the values at t = 0 .. N-1.  [required]")
+@click.option("--steps", type=int,
+              help="Print the values at t = 0 .. N-1; N in the SPEC stands for it.  [required]")
+@peak_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of lines.")
-def values_cmd(spec: str, steps: int | None, as_json: bool) -> None:
+def values_cmd(spec: str, steps: int | None, peak: float, as_json: bool) -> None:
     """Print a schedule's values at full precision (Python's repr of each float)."""
-    s = read_spec(spec)
     n = positive_steps(steps)
-    values = s.values(n).tolist()
+    assert n is not None  # required
+    values = read_spec(spec, n, peak).values(n).tolist()
     if as_json:
         click.echo(json.dumps(values))
     else:
@@ -154,9 +166,12 @@ def values_cmd(spec: str, steps: int | None, as_json: bool) -> None:
 @click.argument("spec")
 @click.option("--format", "fmt", type=click.Choice(["dsl", "json", "yaml"]), default="dsl",
               show_default=True, help="The spec language, or the data form as JSON or YAML.")
-def show_cmd(spec: str, fmt: str) -> None:
+@click.option("--steps", type=int, help="The number N stands for in the SPEC.")
+@peak_option
+def show_cmd(spec: str, fmt: str, steps: int | None, peak: float) -> None:
     """Print a schedule in the spec language or its data form."""
-    click.echo(dumps(read_spec(spec), fmt).rstrip("\n"))
+    s = read_spec(spec, positive_steps(steps, required=False), peak)
+    click.echo(dumps(s, fmt).rstrip("\n"))
 
 
 @main.command("list")
