@@ -61,6 +61,39 @@ def test_user_spec_is_a_shape_rescaled_to_each_peak_with_n_substituted():
         candidates.parse_candidates(["cosine"], rescale=False)
 
 
+def test_a_shape_with_p_runs_as_written_unless_its_maximum_is_not_p():
+    (c,) = candidates.parse_candidates(["cosine(peak=P, steps=2*N)"])
+    assert c.at(N, 0.05) == lrkit.cosine(peak=0.05, steps=2 * N)  # max is P: not rescaled
+    (late,) = candidates.parse_candidates(["warmup(constant(P), steps=2*N)"])
+    s = late.at(N, 0.05)  # the warm-up never reaches P within the run: rescaled
+    assert s.values(N).max() == pytest.approx(0.05, rel=1e-12)
+    assert repr(s).endswith("* warmup(constant(0.05), steps=920)")
+    with pytest.raises(ValueError, match="uses P"):
+        candidates.parse_candidates(["cosine(peak=P, steps=N)"], rescale=False)
+
+
+def test_a_spec_is_parsed_once_and_its_errors_show_it_as_written(monkeypatch):
+    import ast
+
+    cands = candidates.parse_candidates(["cosine", "half=cosine(peak=1, steps=N/2)"])
+    calls = []
+    real = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda *a, **k: calls.append(a) or real(*a, **k))
+    runs = grid.plan(cands, [0.01, 0.1, 1.0], range(5), N, CONFIG)
+    assert len(runs) == 30 and calls == []  # 30 schedules bound, none parsed again
+    with pytest.raises(lrkit.SpecError, match=r"'cosine\(peak=1, steps=N, end=-1\)'"):
+        candidates.parse_candidates(["cosine(peak=1, steps=N, end=-1)"])
+    with pytest.raises(lrkit.SpecError, match="unknown name.* M; a shape may use N"):
+        candidates.parse_candidates(["cosine(peak=1, steps=M)"])
+
+
+def test_a_schedule_file_may_hold_a_shape(tmp_path):
+    f = tmp_path / "shape.json"
+    f.write_text('"cosine(peak=1, steps=N)"')
+    (c,) = candidates.parse_candidates([str(f)])
+    assert c.label == "shape" and c.at(N, 0.3) == 0.3 * lrkit.cosine(peak=1, steps=N)
+
+
 def test_schedule_files_and_names(tmp_path):
     f = tmp_path / "mine.json"
     f.write_text(lrkit.dumps(lrkit.linear(init=1.0, end=0.1, steps=300), "json"))
@@ -119,6 +152,15 @@ def test_plan_is_seed_major_and_keys_are_stable_and_label_free():
     assert again[0].key == p[0].key
     other = grid.plan(cands, [0.01], [0], N, {**CONFIG, "batch_size": 32})
     assert other[0].key != p[0].key
+
+
+def test_run_keys_are_pinned():
+    """Stored runs are found again by key: the key of a run never changes by accident
+    (this one was computed before experiment/ was split into modules)."""
+    (c,) = candidates.parse_candidates(["cosine"])
+    (run,) = grid.plan([c], [0.1], [3], N, CONFIG)
+    assert repr(run.schedule) == "cosine(peak=0.1, steps=460)"
+    assert run.key == "e2cb40ea68c2ac97c9f66f8f"
 
 
 def test_chunks_do_not_depend_on_what_is_done_and_run_duplicates_once():

@@ -2,8 +2,8 @@
 
 A :class:`Candidate` is one schedule of the comparison: a label and a *shape*,
 a spec in which ``N`` stands for the run's total number of optimizer steps
-and ``P`` for the peak being tried (``cosine(peak=P, steps=N)``), or a fixed
-schedule read from a file. For ``N`` steps at peak ``p`` the run's schedule is
+and ``P`` for the peak being tried (``cosine(peak=P, steps=N)``), parsed once,
+or a schedule file (which may hold a shape too). For ``N`` steps at peak ``p`` the run's schedule is
 the shape with ``N = n`` and ``P = p``, rescaled so that its largest value over
 ``t = 0 .. N-1`` is the peak unless it already is::
 
@@ -18,56 +18,40 @@ rescaled: each schedule runs as written (and may not use ``P``).
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..schedule import Schedule
-from ..spec import SpecError, load, parse
+from ..spec import TRIAL, Shape, SpecError, read
 from .recipe import AUTO_FACTORS, DEFAULT_SHAPES, PEAK_DIGITS, SHAPE_NAMES
-
-
-def bind(shape: str, n: int, peak: float | None) -> Schedule:
-    """The schedule a shape describes for ``n`` total steps at ``peak`` (the one place a
-    shape's names get their values).
-
-    >>> bind("cosine(peak=P, steps=N)", 460, 0.1)
-    cosine(peak=0.1, steps=460)
-    """
-    text = _NAME_N.sub(str(int(n)), shape)
-    if peak is not None:
-        text = _NAME_P.sub(repr(float(peak)), text)
-    return parse(text)
-
-
-_NAME_N, _NAME_P = re.compile(r"\bN\b"), re.compile(r"\bP\b")
-
-
-def _uses_peak(shape: str) -> bool:
-    return _NAME_P.search(shape) is not None
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One schedule of the comparison: a ``shape`` (a spec with ``N`` and ``P``) or a
-    ``fixed`` schedule (from a file). ``rescale=False`` (``--peaks spec``) runs it as
-    written."""
+    """One schedule of the comparison: its ``label`` and ``source``, a :class:`~lrkit.Shape`
+    (parsed once) or the path of a schedule file (read with :func:`lrkit.spec.read`, so
+    it may hold a shape too). ``rescale=False`` (``--peaks spec``) runs it as written.
+
+    >>> c = Candidate("cosine", Shape("cosine(peak=P, steps=N)"))
+    >>> c.at(460, 0.1)
+    cosine(peak=0.1, steps=460)
+    >>> Candidate("half", Shape("cosine(peak=1, steps=N/2)")).at(100, 0.5)
+    0.5 * cosine(peak=1, steps=50.0)
+    """
 
     label: str
-    shape: str | None = None
-    fixed: Schedule | None = None
+    source: Shape | Path
     rescale: bool = True
 
     def at(self, n: int, peak: float | None) -> Schedule:
         """The schedule run for ``n`` total steps at ``peak`` (``None``: as written)."""
-        if self.shape is not None:
-            s = bind(self.shape, n, peak)
-        else:
-            assert self.fixed is not None
-            s = self.fixed
+        names = {"N": n} if peak is None else {"N": n, "P": peak}
+        s = self.source.bind(names) if isinstance(self.source, Shape) else read(
+            self.source, names)
         if not self.rescale or peak is None:
             return s
         top = float(np.max(s.values(n)))
@@ -80,17 +64,17 @@ class Candidate:
 
     @property
     def describe(self) -> str:
-        """The shape as written (a file's schedule as its spec)."""
-        return self.shape if self.shape is not None else repr(self.fixed)
+        """The shape as written, or the file's path."""
+        return self.source.text if isinstance(self.source, Shape) else str(self.source)
 
 
 def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> list[Candidate]:
     """Candidates from ``--schedules`` items (``None`` or empty: the defaults).
 
     An item is a default name (``cosine``), ``label=spec`` or ``label=FILE``,
-    a schedule file (``.json``/``.yaml``/``.yml``/``.toml``) or a spec string.
-    Every spec is read here (with ``N = 1000``, ``P = 1``) so that a bad one
-    fails before anything runs.
+    a spec string (a shape: it may use ``N`` and ``P``) or a schedule file
+    (:func:`lrkit.spec.read` tells them apart). Every item is read here, so that
+    a bad one fails before anything runs.
 
     >>> [c.label for c in parse_candidates(["cosine", "fast=cosine(peak=1, steps=N/2)"])]
     ['cosine', 'fast']
@@ -109,27 +93,44 @@ def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> li
                     f"schedules as written: give a full spec such as {DEFAULT_SHAPES[text]!r} "
                     "with numbers, or choose peaks"
                 )
-            out.append(Candidate(label or text, DEFAULT_SHAPES[text]))
+            out.append(Candidate(label or text, Shape(DEFAULT_SHAPES[text])))
             continue
-        if _is_file(text):
-            out.append(Candidate(label or os.path.splitext(os.path.basename(text))[0],
-                                 fixed=load(text), rescale=rescale))
-            continue
-        if not rescale and _uses_peak(text):
+        source = _source(text)
+        if isinstance(source, Path):
+            label = label or source.stem
+        elif not rescale and "P" in source.names:
             raise ValueError(
                 f"--schedules {text!r} uses P ({SHAPE_NAMES['P']}), and --peaks spec runs "
                 "schedules as written: write the peak as a number, or choose peaks"
             )
-        try:
-            bind(text, 1000, 1.0)
-        except SpecError as e:
-            raise SpecError(f"--schedules {text!r}: {e}") from None
-        out.append(Candidate(label or text, text, rescale=rescale))
+        out.append(Candidate(label or text, source, rescale))
     labels = [c.label for c in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
         raise ValueError(f"--schedules: duplicate label(s) {', '.join(dup)}; name them label=spec")
     return out
+
+
+def _source(text: str) -> Shape | Path:
+    """A spec's :class:`~lrkit.Shape` (using no names but ``N`` and ``P``), else a schedule
+    file, as :func:`lrkit.spec.read` decides (it reads the file here, once, with trial
+    values, so that a missing file, a bad file or a bad spec fails now)."""
+    try:
+        shape: Shape | None = Shape(text)
+    except SpecError:
+        shape = None
+    if shape is not None and shape.names <= SHAPE_NAMES.keys():
+        return shape
+    try:
+        read(text, dict.fromkeys(SHAPE_NAMES, TRIAL))  # a file, or else an error
+    except SpecError as e:
+        if shape is None:
+            raise SpecError(f"--schedules {text!r}: {e}") from None
+        names = ", ".join(sorted(shape.names - SHAPE_NAMES.keys()))
+        known = " and ".join(f"{k} ({v})" for k, v in SHAPE_NAMES.items())
+        raise SpecError(f"--schedules {text!r}: unknown name(s) {names}; a shape may use "
+                        f"{known}") from None
+    return Path(text)
 
 
 _LABEL = re.compile(r"^([A-Za-z_][\w.-]*)=(?!=)(.+)$", re.S)
@@ -140,12 +141,6 @@ def _split_label(item: str) -> tuple[str | None, str]:
     if m and "(" not in m.group(1):
         return m.group(1), m.group(2).strip()
     return None, item
-
-
-def _is_file(text: str) -> bool:
-    return os.path.splitext(text)[1].lower() in (".json", ".yaml", ".yml", ".toml") or (
-        "(" not in text and os.path.isfile(text)
-    )
 
 
 def parse_peaks(text: str | None) -> tuple[str, tuple[float, ...]]:
