@@ -179,23 +179,26 @@ class _Inputs:
     target: dict[str, float] | None
 
 
+_WHO = "lrkit compare"
+
+
 def _inputs(o: Options) -> _Inputs:
     mode, factors = parse_peaks(o.peaks)
     cands = parse_candidates(list(o.schedules), rescale=mode != "spec")
     seeds = parse_seeds(o.seeds)
-    batch = integer("lrkit compare", "--batch-size", o.batch_size)
-    jobs = integer("lrkit compare", "--jobs", o.jobs)
-    chunk = integer("lrkit compare", "--chunk-size", o.chunk_size)
+    batch = integer(_WHO, "--batch-size", o.batch_size)
+    jobs = integer(_WHO, "--jobs", o.jobs)
+    chunk = integer(_WHO, "--chunk-size", o.chunk_size)
     if o.epochs is not None and o.steps is not None:
         raise ValueError("give --epochs or --steps, not both")
-    epochs = integer("lrkit compare", "--epochs", o.epochs) if o.epochs is not None else EPOCHS
+    epochs = integer(_WHO, "--epochs", o.epochs) if o.epochs is not None else EPOCHS
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
     from .trainer import check_optimizer, steps_per_epoch
 
     check_optimizer(o.optimizer, o.momentum, o.weight_decay)
     spe = steps_per_epoch(task, batch)
-    n = integer("lrkit compare", "--steps", o.steps) if o.steps is not None else epochs * spe
+    n = integer(_WHO, "--steps", o.steps) if o.steps is not None else epochs * spe
     for c in cands:  # a spec that does not fit N fails now, before anything is stored
         c.at(n, None if mode == "spec" else 1.0)
     training = Training(n, batch, o.optimizer, o.momentum, o.nesterov, o.weight_decay)
