@@ -24,7 +24,7 @@ from ..experiment.runner import TaskRef
 from . import main
 
 _TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic) or "
-              "package.module:factory  [default: digits-mlp]")
+              f"package.module:factory  [default: {recipe.TASK}]")
 
 
 def _task_options(f: Any) -> Any:
@@ -102,9 +102,9 @@ class _Bars:
 @main.command("compare")
 @click.argument("specs", nargs=-1, metavar="[SCHEDULE]...")
 @click.option("--schedules", "-s", multiple=True, metavar="SPEC",
-              help="a default name (constant, time-based, step-based, exponential, cosine, "
-                   "one-cycle, wsd), a spec (N = total steps), a schedule file, or label=SPEC; "
-                   "repeat it or list them after it  [default: all seven defaults]")
+              help=f"a default name ({', '.join(recipe.DEFAULT_SHAPES)}), a spec (N = total "
+                   "steps, P = the peak), a schedule file, or label=SPEC; repeat it or list them "
+                   f"after it  [default: all {len(recipe.DEFAULT_SHAPES)} defaults]")
 @_task_options
 @click.option("--epochs", type=int, default=None,
               help=f"training length in epochs  [default: {recipe.EPOCHS}]")
