@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -304,54 +304,15 @@ class Scheduler(LRScheduler):
         self._index()
 
     def _index(self) -> None:
-        """The write lists of :meth:`step`.
-
-        ``_plain``: ``(values, key, [groups])`` for float values, one entry per
-        distinct value list; ``_special``: targets in ``betas`` or tensors.
-        """
-        plain: dict[tuple[int, str], tuple[list[float], str, list[dict[str, Any]]]] = {}
-        special = []
+        """The write lists of :meth:`step`: ``_plain``, ``(group, key, values)`` for each
+        target holding a float; ``_special``, the targets in ``betas`` or tensors."""
+        self._plain: list[tuple[dict[str, Any], str, list[float]]] = []
+        self._special: list[_Target] = []
         for tg in self._targets:
             if tg.key in _BETA or isinstance(tg.group[tg.key], torch.Tensor):
-                special.append(tg)
+                self._special.append(tg)
             else:
-                entry = plain.setdefault((id(tg.vals), tg.key), (tg.vals, tg.key, []))
-                entry[2].append(tg.group)
-        self._plain = list(plain.values())
-        self._special = special
-        self._write = self._compile()
-
-    def _compile(self) -> Callable[[int], None]:
-        """Generate ``write(k)``: straight-line assignments of this block's values.
-
-        The fastest Python there is for the per-step work (no loops, no
-        tuple unpacking); regenerated whenever the blocks or groups change.
-        """
-        env: dict[str, Any] = {"special": self._special}
-        lines = ["def write(k):"]
-        for j, (vals, key, groups) in enumerate(self._plain):
-            env[f"v{j}"] = vals
-            lines.append(f"    x = v{j}[k]")
-            for m, g in enumerate(groups):
-                env[f"g{j}_{m}"] = g
-                lines.append(f"    g{j}_{m}[{key!r}] = x")
-        if self._special:
-            lines.append("    for tg in special:")
-            lines.append("        tg.write(tg.vals[k])")
-        if len(lines) == 1:
-            lines.append("    pass")
-        exec("\n".join(lines), env)  # noqa: S102 - generated from the keys and lists above
-        write: Callable[[int], None] = env["write"]
-        return write
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_write", None)  # bound to the group dicts: rebuilt after copying
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._index()
+                self._plain.append((tg.group, tg.key, tg.vals))
 
     def _write_all(self, k: int) -> None:
         for tg in self._targets:
@@ -367,7 +328,10 @@ class Scheduler(LRScheduler):
         if k >= BLOCK:
             self._fill(n)
             k = n - self._blk
-        self._write(k)
+        for group, key, vals in self._plain:
+            group[key] = vals[k]
+        for tg in self._special:
+            tg.write(tg.vals[k])
 
     def observe(self, metric: Any) -> bool:
         """Feed a metric to the plateau factor(s) without advancing; True if a value was reduced.
