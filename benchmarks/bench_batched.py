@@ -29,12 +29,12 @@ from lrkit.experiment.trainer import Run, steps_per_epoch, train, train_one
 def grid(n: int, total: int) -> list[Run]:
     shapes = [
         lambda p: lrkit.constant(p),
-        lambda p: lrkit.time_decay(p, decay=10 / total),
-        lambda p: lrkit.step_decay(p, drop=0.5, every=max(1, total // 4)),
-        lambda p: lrkit.exponential(p, rate=0.01 ** (1 / total)),
-        lambda p: lrkit.cosine(peak=p, steps=total),
+        lambda p: lrkit.time_decay(p, k=10 / total),
+        lambda p: lrkit.step_decay(p, factor=0.5, every=max(1, total // 4)),
+        lambda p: lrkit.exponential(p, factor=0.01 ** (1 / total)),
+        lambda p: lrkit.cosine(init=p, steps=total),
         lambda p: lrkit.one_cycle(peak=p, steps=total),
-        lambda p: lrkit.wsd(peak=p, steps=total, decay=max(1, total // 5)),
+        lambda p: lrkit.wsd(init=p, steps=total, decay_steps=max(1, total // 5)),
     ]
     peaks = [0.03, 0.1, 0.3]
     runs = []

@@ -72,7 +72,7 @@ def torch_one_cycle(groups: int) -> Callable[[], None]:
     return T.OneCycleLR(optimizer(groups), max_lr=PEAK, total_steps=TOTAL).step
 
 
-WC = lrkit.warmup(lrkit.cosine(peak=PEAK, steps=TOTAL), steps=WARM)
+WC = lrkit.warmup(lrkit.cosine(init=PEAK, steps=TOTAL), warmup_steps=WARM)
 OC = lrkit.one_cycle(peak=PEAK, steps=TOTAL)
 CASES: list[tuple[str, Callable[[int], Callable[[], None]],
                   Callable[[int], Callable[[], None]]]] = [

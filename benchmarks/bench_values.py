@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_values.py [--quick]
 
-1. ``s.values(10_000_000)`` for ``s = warmup(cosine(peak=0.1, steps=10_000_000),
-   steps=500_000)`` against a hand-written NumPy closed form of the same curve
+1. ``s.values(10_000_000)`` for ``s = warmup(cosine(init=0.1, steps=10_000_000),
+   warmup_steps=500_000)`` against a hand-written NumPy closed form of the same curve
    (goal: ratio <= 1.5): the one anybody writes (``np.where`` over both branches,
    the reference of the ratio) and one tuned by hand (each branch only where it
    applies, in place). The results are checked equal (to 1e-12 x peak) first.
@@ -100,7 +100,7 @@ def main() -> None:
     n = 10_000_000 // scale
     warm = 500_000 // scale
     torch_n = 1_000_000 // scale
-    s = lrkit.warmup(lrkit.cosine(peak=PEAK, steps=n), steps=warm)
+    s = lrkit.warmup(lrkit.cosine(init=PEAK, steps=n), warmup_steps=warm)
 
     ours = s.values(n)
     for form in (closed_form_where, closed_form):

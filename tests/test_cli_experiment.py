@@ -11,6 +11,7 @@ import pytest
 
 from lrkit.cli import run
 from lrkit.experiment import compare as cmp
+from lrkit.experiment.progress import Silent
 from lrkit.experiment.store import Store
 
 TINY = ["-s", "cosine", "-s", "constant", "--epochs", "2", "--seeds", "2", "--peaks", "0.05"]
@@ -49,7 +50,7 @@ def test_compare_writes_the_report_and_resumes_without_training(populated, capsy
     assert run(["compare", *TINY, "--out", str(out), "--storage", url, "--json", "-q"]) == 0
     assert json.loads(capsys.readouterr().out) == first
 
-    class Count(cmp.Progress):
+    class Count(Silent):
         totals: dict[str, int] = {}
 
         def phase(self, name, total):
@@ -61,7 +62,7 @@ def test_compare_writes_the_report_and_resumes_without_training(populated, capsy
                                         peaks="0.05", out=str(out), storage=url,
                                         command=first["command"]), spy)
     assert spy.totals == {"training": 0}  # everything was stored: nothing trained
-    assert {k: v for k, v in again.items() if k[0] != "_"} == first
+    assert again.to_dict() == first
     assert Store(url).count() == 4
 
 
@@ -90,7 +91,7 @@ def test_bad_input_is_one_line_exit_2_and_storage_untouched(case, populated, tmp
     args = {
         "missing data file": ["--data", str(tmp_path / "nope.csv"), "--target", "y"],
         "missing column": ["--data", good, "--target", "label"],
-        "bad spec": ["-s", "cosine(peak=1, steps=N"],
+        "bad spec": ["-s", "cosine(init=1, steps=N"],
         "failing import": ["--task", "no_such_module_xyz:make"],
         "empty dataset": ["--data", _csv(tmp_path / "e.csv", "a,b,y\n"), "--target", "y"],
         "bad storage": ["--storage", "nosuchdb://nowhere/x"],

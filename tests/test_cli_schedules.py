@@ -191,18 +191,18 @@ def test_a_real_process_exits_2_with_one_stderr_line():
 
 # -- names: N is --steps, P is --peak --------------------------------------------------
 def test_plot_binds_n_to_steps(capsys):
-    code, out, err = lrkit_cli(capsys, "plot", "cosine(peak=1, steps=N)", "--steps", "460",
+    code, out, err = lrkit_cli(capsys, "plot", "cosine(init=1, steps=N)", "--steps", "460",
                                "--width", "50", "--height", "8")
     assert (code, err) == (0, "")
     lines = ANSI.sub("", out).rstrip("\n").split("\n")
     assert lines[-2].split() == ["0", "230", "460"]
-    assert lines[-1].split() == ["──", "cosine(peak=1,", "steps=460)"]
+    assert lines[-1].split() == ["──", "cosine(init=1,", "steps=460)"]
 
 
 def test_values_bind_n_and_p(capsys):
-    code, out, err = lrkit_cli(capsys, "values", "warmup(cosine(peak=P, steps=N), steps=N/4)",
+    code, out, err = lrkit_cli(capsys, "values", "warmup(cosine(init=P, steps=N), warmup_steps=N/4)",
                                "--steps", "8", "--peak", "0.5", "--json")
-    want = lrkit.warmup(lrkit.cosine(peak=0.5, steps=8), steps=2.0).values(8).tolist()
+    want = lrkit.warmup(lrkit.cosine(init=0.5, steps=8), warmup_steps=2.0).values(8).tolist()
     assert (code, err) == (0, "")
     assert json.loads(out) == want and want[:3] == [0.0, 0.25, 0.5]
 
@@ -212,30 +212,30 @@ def test_peak_defaults_to_one(capsys):
 
 
 def test_show_binds_n_and_p(capsys):
-    code, out, err = lrkit_cli(capsys, "show", "warmup(cosine(peak=P, steps=N), steps=N/10)",
+    code, out, err = lrkit_cli(capsys, "show", "warmup(cosine(init=P, steps=N), warmup_steps=N/10)",
                                "--steps", "1000", "--peak", "0.1")
-    assert (code, out, err) == (0, "warmup(cosine(peak=0.1, steps=1000), steps=100.0)\n", "")
+    assert (code, out, err) == (0, "warmup(cosine(init=0.1, steps=1000), warmup_steps=100.0)\n", "")
 
 
 def test_names_reach_a_spec_string_in_a_file(capsys, tmp_path):
-    path = write(tmp_path, "run.yaml", "schedule: 'cosine(peak=P, steps=N)'\n")
+    path = write(tmp_path, "run.yaml", "schedule: 'cosine(init=P, steps=N)'\n")
     code, out, err = lrkit_cli(capsys, "values", str(path), "--steps", "3", "--peak", "0.2")
     assert (code, err) == (0, "")
     assert out == "0.2\n0.15\n0.04999999999999999\n"
 
 
 @pytest.mark.parametrize(("argv", "line"), [
-    (["plot", "cosine(peak=1, steps=N)"],
-     "unbound name 'N' at column 22 in 'cosine(peak=1, steps=N)'; give it a number: "
+    (["plot", "cosine(init=1, steps=N)"],
+     "unbound name 'N' at column 22 in 'cosine(init=1, steps=N)'; give it a number: "
      "names={'N': ...}, or --steps on the command line"),
-    (["show", "cosine(peak=P, steps=N)"],
-     "unbound name 'N' at column 22 in 'cosine(peak=P, steps=N)' with P=1.0; give it a "
+    (["show", "cosine(init=P, steps=N)"],
+     "unbound name 'N' at column 22 in 'cosine(init=P, steps=N)' with P=1.0; give it a "
      "number: names={'N': ...}, or --steps on the command line"),
-    (["values", "cosine(peak=P, steps=W)", "--steps", "3"],
-     "unbound name 'W' at column 22 in 'cosine(peak=P, steps=W)' with P=1.0; give it a "
+    (["values", "cosine(init=P, steps=W)", "--steps", "3"],
+     "unbound name 'W' at column 22 in 'cosine(init=P, steps=W)' with P=1.0; give it a "
      "number: names={'W': ...}"),
-    (["values", "cosine(peak=P, steps=N)", "--steps", "3", "--peak", "-1"],
-     "cosine: peak must be >= 0, got -1.0 at column 1 in 'cosine(peak=P, steps=N)' "
+    (["values", "cosine(init=P, steps=N)", "--steps", "3", "--peak", "-1"],
+     "cosine: peak must be >= 0, got -1.0 at column 1 in 'cosine(init=P, steps=N)' "
      "with N=3, P=-1.0"),
     (["values", "constant(P)", "--steps", "3", "--peak", "inf"],
      "--peak must be a finite number, got inf"),

@@ -14,7 +14,7 @@ import lrkit
 from lrkit.torch import Scheduler
 
 STEPS, STOP = 40, 23
-SCHEDULE = lrkit.warmup(lrkit.cosine(peak=0.1, steps=STEPS, end=0.001), steps=5) * lrkit.plateau(
+SCHEDULE = lrkit.warmup(lrkit.cosine(init=0.1, steps=STEPS, end=0.001), warmup_steps=5) * lrkit.plateau(
     factor=0.5, patience=1)
 
 

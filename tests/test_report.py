@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import lrkit
-from lrkit.experiment import compare as cmp
 from lrkit.experiment import report as rep
+from lrkit.experiment.grid import Planned
+from lrkit.experiment.summary import summarize
 
 
 def _report(with_acc=True, diverged_label=None):
@@ -23,8 +24,8 @@ def _report(with_acc=True, diverged_label=None):
     for label, peak, base in (("cosine", 0.1, 0.2), ("constant", 0.03, 0.3), ("wsd", 0.1, 0.25)):
         for seed in range(3):
             key = f"{label}/{seed}"
-            s = lrkit.cosine(peak=peak, steps=40) if label == "cosine" else lrkit.constant(peak)
-            planned.append(cmp.Planned(key, label, peak, seed, s))
+            s = lrkit.cosine(init=peak, steps=40) if label == "cosine" else lrkit.constant(peak)
+            planned.append(Planned(key, label, peak, seed, s))
             div = label == diverged_label
             vl = [2.3, 1.0 + rng.random() * 0.1, base + rng.random() * 0.05]
             results[key] = {
@@ -44,7 +45,7 @@ def _report(with_acc=True, diverged_label=None):
                    "optimizer": "sgd", "momentum": 0.9, "seeds": [0, 1, 2],
                    "peaks": [0.03, 0.1], "peak_mode": "fixed"},
         "lr_find": None,
-        "schedules": cmp.summarize(planned, results, order, target),
+        "schedules": [r.to_dict() for r in summarize(planned, results, order, target)],
     }
 
 

@@ -171,9 +171,9 @@ def test_from_dict_errors():
     ("cosine(init=0.1, steps=10, zzz=1)",
      r"^cosine\(\) has no parameter 'zzz' at column 28; valid: init, steps, end, power, "
      r"progress_power$"),
-    ("cosine(peak=0.1, steps=10)", r"^cosine\(\) has no parameter 'peak' at column 8; "
+    ("cosine(init=0.1, steps=10)", r"^cosine\(\) has no parameter 'peak' at column 8; "
      r"valid: init, steps"),
-    ("warmup(cosine(0.1, steps=10), steps=2)", r"^warmup\(\) has no parameter 'steps' at "
+    ("warmup(cosine(0.1, steps=10), warmup_steps=2)", r"^warmup\(\) has no parameter 'steps' at "
      r"column 31; did you mean 'warmup_steps'\?$"),
     ("cosine(init=0.1, steps=10, init=0.2)", r"got parameter 'init' twice at column 28"),
     ("cosine(0.1, init=0.2, steps=10)", r"cosine\(\) got multiple values for argument 'init'"),
@@ -304,14 +304,14 @@ def test_the_core_takes_schedules_and_numbers_the_spec_layer_also_text():
     from lrkit.schedule import as_schedule as core
     from lrkit.spec import as_schedule
 
-    c = lrkit.cosine(peak=0.1, steps=10)
-    assert as_schedule("cosine(peak=0.1, steps=10)") == c == core(c)
+    c = lrkit.cosine(init=0.1, steps=10)
+    assert as_schedule("cosine(init=0.1, steps=10)") == c == core(c)
     assert as_schedule(0.5) == lrkit.constant(0.5) == core(0.5)
     with pytest.raises(TypeError) as e:
-        core("cosine(peak=0.1, steps=10)", "x")
+        core("cosine(init=0.1, steps=10)", "x")
     assert str(e.value) == ("x must be a schedule or a number, got the string "
-                            "'cosine(peak=0.1, steps=10)'; read it with "
-                            "lrkit.parse('cosine(peak=0.1, steps=10)') first")
+                            "'cosine(init=0.1, steps=10)'; read it with "
+                            "lrkit.parse('cosine(init=0.1, steps=10)') first")
     with pytest.raises(TypeError) as e:
         as_schedule(None, "x")
     assert str(e.value) == "x must be an lrkit schedule, a number or a spec string, got None"
@@ -323,12 +323,12 @@ def test_read_tells_a_file_from_a_spec_by_one_rule(tmp_path, monkeypatch):
     from lrkit.spec import read
 
     monkeypatch.chdir(tmp_path)
-    s = lrkit.cosine(peak=0.1, steps=100)
+    s = lrkit.cosine(init=0.1, steps=100)
     (tmp_path / "s.json").write_text(json.dumps(s.to_dict()))
-    (tmp_path / "noext").write_text(json.dumps("cosine(peak=0.1, steps=100)"))
-    (tmp_path / "N.YAML").write_text("schedule: 'cosine(peak=P, steps=N)'\n")
+    (tmp_path / "noext").write_text(json.dumps("cosine(init=0.1, steps=100)"))
+    (tmp_path / "N.YAML").write_text("schedule: 'cosine(init=P, steps=N)'\n")
     assert read("s.json") == read(tmp_path / "s.json") == s  # by extension
-    assert read("cosine(peak=0.1, steps=100)") == s  # not a file: a spec
+    assert read("cosine(init=0.1, steps=100)") == s  # not a file: a spec
     assert read("N.YAML", names={"N": 100, "P": 0.1}) == s  # extension in any case
     with pytest.raises(SpecError, match=r"^schedule file 'missing.yml' does not exist$"):
         read("missing.yml")  # a file by its extension, even when missing

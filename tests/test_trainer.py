@@ -32,9 +32,9 @@ def _same(a: RunResult, b: RunResult, rtol: float) -> None:
 
 
 RUNS = [
-    Run("cos-0", lrkit.cosine(peak=0.2, steps=46), seed=0),
-    Run("wsd-1", lrkit.warmup(lrkit.wsd(peak=0.05, steps=46, decay=10), steps=5), seed=1),
-    Run("step-2", lrkit.step_decay(0.1, drop=0.5, every=10), seed=2),
+    Run("cos-0", lrkit.cosine(init=0.2, steps=46), seed=0),
+    Run("wsd-1", lrkit.warmup(lrkit.wsd(init=0.05, steps=46, decay_steps=10), warmup_steps=5), seed=1),
+    Run("step-2", lrkit.step_decay(0.1, factor=0.5, every=10), seed=2),
 ]
 
 
@@ -99,7 +99,7 @@ def test_batched_equals_one_run_training_float32_over_three_epochs():
 
 
 def test_divergence_is_local_and_frozen():
-    good = Run("good", lrkit.cosine(peak=0.1, steps=40), seed=1)
+    good = Run("good", lrkit.cosine(init=0.1, steps=40), seed=1)
     bad = Run("bad", lrkit.constant(1e6), seed=2)
     alone = train("digits-mlp", [good], steps=40, dtype=F64)[0]
     with_bad = {r.key: r for r in train("digits-mlp", [bad, good], steps=40, dtype=F64)}
@@ -133,7 +133,7 @@ def test_plateau_schedule_reduces_lr_and_matches_reference():
 
 def test_result_fields_lr_progress_and_json_round_trip():
     calls = []
-    sched = lrkit.exponential(0.1, rate=0.99)
+    sched = lrkit.exponential(0.1, factor=0.99)
     (r,) = train("digits-mlp", [Run("x", sched, 0)], epochs=2, batch_size=100,
                  progress=lambda done, total: calls.append((done, total)))
     spe = steps_per_epoch("digits-mlp", 100)

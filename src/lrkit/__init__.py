@@ -18,6 +18,7 @@ warmup(cosine(init=0.1, steps=1000), warmup_steps=100)
 
 from typing import Any
 
+from ._version import __version__ as __version__
 from .compose import Repeat as repeat
 from .compose import Shift as shift
 from .compose import Stretch as stretch
@@ -46,7 +47,6 @@ from .schedules import Tanh as tanh
 from .schedules import TimeDecay as time_decay
 from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
-__version__ = "0.2.0"
 
 __all__ = [
     "REGISTRY", "Schedule", "Error", "SpecError", "PlateauState", "split_plateau",

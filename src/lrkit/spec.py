@@ -53,7 +53,7 @@ def parse(text: str, names: Mapping[str, float] | None = None) -> Schedule:
     """Read a spec string into a schedule.
 
     ``names`` binds identifiers in the text to numbers: ``N`` in
-    ``cosine(peak=0.1, steps=N)`` reads as ``names["N"]``, and the number
+    ``cosine(init=0.1, steps=N)`` reads as ``names["N"]``, and the number
     arithmetic works on it (``N/5``, ``9/N``, ``0.5*P``). A name is any
     identifier that is not a schedule name nor ``inf``/``true``/``false``/``none``;
     bound names the text does not use are ignored. To read one text with many
@@ -68,10 +68,10 @@ def parse(text: str, names: Mapping[str, float] | None = None) -> Schedule:
     Traceback (most recent call last):
     ...
     lrkit.SpecError: unknown schedule 'cosin' at column 1; did you mean 'cosine'?
-    >>> parse("cosine(peak=0.1, steps=N)")
+    >>> parse("cosine(init=0.1, steps=N)")
     Traceback (most recent call last):
     ...
-    lrkit.SpecError: unbound name 'N' at column 24 in 'cosine(peak=0.1, steps=N)'; \
+    lrkit.SpecError: unbound name 'N' at column 24 in 'cosine(init=0.1, steps=N)'; \
 give it a number: names={'N': ...}, or --steps on the command line
     """
     if isinstance(text, Schedule):
@@ -83,7 +83,7 @@ give it a number: names={'N': ...}, or --steps on the command line
 class Shape:
     """A spec with names in it, parsed once and bound to numbers many times.
 
-    ``Shape("cosine(peak=P, steps=N)")`` reads the text once (Python's
+    ``Shape("cosine(init=P, steps=N)")`` reads the text once (Python's
     :mod:`ast`) and keeps the tree; :meth:`bind` evaluates that tree with
     numbers for the names. ``names`` are the free names of the text (the
     identifiers that are not schedule names nor ``inf``/``true``/``false``/
@@ -94,18 +94,18 @@ class Shape:
     shapes are equal when their texts are.
 
     >>> from lrkit import Shape
-    >>> shape = Shape("warmup(cosine(peak=P, steps=N), steps=N/10)")
+    >>> shape = Shape("warmup(cosine(init=P, steps=N), warmup_steps=N/10)")
     >>> sorted(shape.names)
     ['N', 'P']
     >>> shape.bind(N=460, P=0.1)
-    warmup(cosine(peak=0.1, steps=460), steps=46.0)
+    warmup(cosine(init=0.1, steps=460), warmup_steps=46.0)
     >>> shape.bind({"N": 100, "P": 1.0})(10)
     1.0
-    >>> Shape("cosine(peak=P, steps=N, end=-1)")
+    >>> Shape("cosine(init=P, steps=N, end=-1)")
     Traceback (most recent call last):
     ...
     lrkit.SpecError: cosine: end must be >= 0, got -1 at column 1 in \
-'cosine(peak=P, steps=N, end=-1)' with N=1000, P=1000
+'cosine(init=P, steps=N, end=-1)' with N=1000, P=1000
     """
 
     __slots__ = ("_text", "_tree", "_names")
@@ -319,8 +319,8 @@ def read(item: str | Path, names: Mapping[str, float] | None = None) -> Schedule
     text or in a file that holds a spec string.
 
     >>> from lrkit.spec import read
-    >>> read("cosine(peak=P, steps=N)", names={"N": 100, "P": 0.1})
-    cosine(peak=0.1, steps=100)
+    >>> read("cosine(init=P, steps=N)", names={"N": 100, "P": 0.1})
+    cosine(init=0.1, steps=100)
     >>> read("missing.yaml")
     Traceback (most recent call last):
     ...
@@ -376,7 +376,7 @@ def from_dict(data: Any) -> Schedule:
 
     >>> from lrkit import from_dict
     >>> from_dict({"type": "cosine", "peak": 0.1, "steps": 100})
-    cosine(peak=0.1, steps=100)
+    cosine(init=0.1, steps=100)
     """
     if isinstance(data, str):
         return parse(data)
@@ -440,8 +440,8 @@ def as_schedule(x: Any, what: str = "schedule") -> Schedule:
     adapters and the command line accept from users (the core takes schedules and numbers).
 
     >>> from lrkit.spec import as_schedule
-    >>> as_schedule("cosine(peak=0.1, steps=10)"), as_schedule(0.5)
-    (cosine(peak=0.1, steps=10), constant(0.5))
+    >>> as_schedule("cosine(init=0.1, steps=10)"), as_schedule(0.5)
+    (cosine(init=0.1, steps=10), constant(0.5))
     """
     if isinstance(x, str):
         return parse(x)

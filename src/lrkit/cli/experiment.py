@@ -10,15 +10,21 @@ import os
 import shlex
 import sys
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from ..experiment import compare as cmp  # light: numpy and lrkit only
+# light: numpy and lrkit only (torch, optuna, rich, matplotlib load when a command runs)
+from ..experiment import recipe
+from ..experiment.compare import Options, run_compare
+from ..experiment.grid import parse_seeds
+from ..experiment.progress import steps_progress
+from ..experiment.runner import TaskRef
 from . import main
 
 _TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic) or "
-              "package.module:factory  [default: digits-mlp]")
+              f"package.module:factory  [default: {recipe.TASK}]")
 
 
 def _task_options(f: Any) -> Any:
@@ -27,7 +33,7 @@ def _task_options(f: Any) -> Any:
         click.option("--data", default=None, metavar="FILE",
                      help="a .csv/.npz/.parquet table to train an MLP on (with --target)"),
         click.option("--target", default=None, metavar="COL", help="the target column of --data"),
-        click.option("--batch-size", default=64, show_default=True, type=int),
+        click.option("--batch-size", default=Options.batch_size, show_default=True, type=int),
         click.option("--quiet", "-q", is_flag=True, help="no progress bars or table"),
     ]):
         f = opt(f)
@@ -36,19 +42,20 @@ def _task_options(f: Any) -> Any:
 
 def _optim_options(f: Any) -> Any:
     for opt in reversed([
-        click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="sgd",
-                     show_default=True),
-        click.option("--momentum", type=float, default=0.9, show_default=True,
+        click.option("--optimizer", type=click.Choice(recipe.OPTIMIZERS),
+                     default=Options.optimizer, show_default=True),
+        click.option("--momentum", type=float, default=Options.momentum, show_default=True,
                      help="SGD momentum (Adam's beta1)"),
-        click.option("--nesterov", is_flag=True),
-        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option("--nesterov", is_flag=True, default=Options.nesterov),
+        click.option("--weight-decay", type=float, default=Options.weight_decay,
+                     show_default=True),
     ]):
         f = opt(f)
     return f
 
 
 class _Bars:
-    """rich progress bars with ETA on stderr (the ``Progress`` that ``run_compare`` reports to)."""
+    """rich progress bars with ETA on stderr: the ``Progress`` that ``run_compare`` reports to."""
 
     def __init__(self, quiet: bool) -> None:
         from rich.console import Console
@@ -81,7 +88,7 @@ class _Bars:
         if self.bars is not None:
             self.bars.stop()
 
-    def phase(self, name: str, total: int) -> Any:
+    def phase(self, name: str, total: int) -> Callable[[float], None]:
         if self.bars is None or total <= 0:
             return lambda n: None
         task = self.bars.add_task(name, total=total)
@@ -95,32 +102,33 @@ class _Bars:
 @main.command("compare")
 @click.argument("specs", nargs=-1, metavar="[SCHEDULE]...")
 @click.option("--schedules", "-s", multiple=True, metavar="SPEC",
-              help="a default name (constant, time-based, step-based, exponential, cosine, "
-                   "one-cycle, wsd), a spec (N = total steps), a schedule file, or label=SPEC; "
-                   "repeat it or list them after it  [default: all seven defaults]")
+              help=f"a default name ({', '.join(recipe.DEFAULT_SHAPES)}), a spec (N = total "
+                   "steps, P = the peak), a schedule file, or label=SPEC; repeat it or list them "
+                   f"after it  [default: all {len(recipe.DEFAULT_SHAPES)} defaults]")
 @_task_options
 @click.option("--epochs", type=int, default=None,
-              help=f"training length in epochs  [default: {cmp.DEFAULT_EPOCHS}]")
+              help=f"training length in epochs  [default: {recipe.EPOCHS}]")
 @click.option("--steps", type=int, default=None, help="training length in optimizer steps")
-@click.option("--seeds", default="5", show_default=True,
-              help="a count (5 = seeds 0..4) or a list like 0,4,7")
-@click.option("--peaks", default="auto", show_default=True,
-              help=f"auto (range-test suggestion x {cmp.auto_factors_text()}, extended by "
-                   f"x{cmp.EXTEND_FACTOR:g} up to twice while a schedule's best peak is at an "
-                   "edge), auto:F1,F2,.. , peaks like 0.01,0.1, or spec (run each schedule as "
-                   "written)")
+@click.option("--seeds", default=str(recipe.SEEDS), show_default=True,
+              help=f"a count ({recipe.SEEDS} = seeds 0..{recipe.SEEDS - 1}) or a list like 0,4,7")
+@click.option("--peaks", default=Options.peaks, show_default=True,
+              help=f"auto (range-test suggestion x {recipe.auto_factors_text()}, extended by "
+                   f"x{recipe.EXTEND_FACTOR:g} up to {recipe.times(recipe.MAX_EXTEND)} while a "
+                   "schedule's best peak is at an edge), auto:F1,F2,.. , peaks like 0.01,0.1, "
+                   "or spec (run each schedule as written)")
 @_optim_options
-@click.option("--jobs", "-j", type=int, default=1, show_default=True,
+@click.option("--jobs", "-j", type=int, default=Options.jobs, show_default=True,
               help="worker processes (one torch thread each)")
-@click.option("--chunk-size", type=int, default=None,
-              help=f"runs trained together as one batched model  [default: {cmp.DEFAULT_CHUNK}]")
-@click.option("--out", "-o", default="lrkit-out", show_default=True,
+@click.option("--chunk-size", type=int, default=Options.chunk_size, show_default=True,
+              help="runs trained together as one batched model")
+@click.option("--out", "-o", default=Options.out, show_default=True,
               help="directory for compare.png, results.json, report.html")
 @click.option("--storage", default=None,
               help="Optuna storage URL  [default: sqlite:///<out>/lrkit.db]")
-@click.option("--study", default="lrkit-compare", show_default=True, help="Optuna study name")
+@click.option("--study", default=Options.study, show_default=True, help="Optuna study name")
 @click.option("--target-acc", type=float, default=None,
-              help="steps to reach this validation accuracy  [default: 0.95 for classifiers]")
+              help="steps to reach this validation accuracy  "
+                   f"[default: {recipe.TARGET_ACC:g} for classifiers]")
 @click.option("--target-loss", type=float, default=None,
               help="steps to reach this validation loss")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
@@ -128,7 +136,7 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
                 data: str | None, target: str | None, batch_size: int, quiet: bool,
                 epochs: int | None, steps: int | None, seeds: str, peaks: str, optimizer: str,
                 momentum: float, nesterov: bool, weight_decay: float, jobs: int,
-                chunk_size: int | None, out: str, storage: str | None, study: str,
+                chunk_size: int, out: str, storage: str | None, study: str,
                 target_acc: float | None, target_loss: float | None, as_json: bool) -> None:
     """Train a task under several schedules, fairly, and rank them.
 
@@ -140,43 +148,43 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
 
     \b
     lrkit compare
-    lrkit compare -s cosine -s "fast=cosine(peak=1, steps=N/2)" --epochs 10
+    lrkit compare -s cosine -s "fast=cosine(init=1, steps=N/2)" --epochs 10
     lrkit compare --data table.csv --target label --peaks 0.01,0.1
     """
 
     t0 = time.perf_counter()
-    opts = cmp.Options(
+    opts = Options(
         task=task, data=data, target=target, schedules=[*schedules, *specs], epochs=epochs,
         steps=steps, seeds=seeds, peaks=peaks, batch_size=batch_size, optimizer=optimizer,
         momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, jobs=jobs,
-        chunk_size=cmp.DEFAULT_CHUNK if chunk_size is None else chunk_size,
+        chunk_size=chunk_size,
         out=out, storage=storage, study=study,
         target_acc=target_acc, target_loss=target_loss,
         command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])
         if len(sys.argv) > 1 and sys.argv[1] == "compare" else None,
     )
     with _Bars(quiet) as bars:
-        report = cmp.run_compare(opts, cast(cmp.Progress, bars))
+        result = run_compare(opts, bars)
     from ..experiment import report as rep
 
     lf_png = None
-    timing = report.pop("_timing", {})
-    lr_find = report.pop("_lr_find", None)
     t_report = time.perf_counter()
+    report = result.to_dict()
     os.makedirs(out, exist_ok=True)
-    if lr_find is not None:
+    if result.lr_find is not None:
         from ..experiment.lr_find import plot_lr_find
 
         lf_png = os.path.join(out, "lr_find.png")
-        plot_lr_find(cmp.lr_find_result(lr_find), lf_png)
+        plot_lr_find(result.lr_find, lf_png)
     paths = rep.write_report(report, out, lf_png)
-    timing["report"] = time.perf_counter() - t_report
+    timing: dict[str, float | int] = {**result.timing, "runs": result.runs,
+                                      "report": time.perf_counter() - t_report}
     if as_json:
         click.echo(rep.to_json(report), nl=False)
     if not quiet:
         rep.print_table(report, bars.console if as_json else None)
-        winner = report["schedules"][0]
-        bars.note(f"winner: {winner['label']} at peak {rep.fmt_num(winner['best_peak'])}; "
+        winner = result.rows[0]
+        bars.note(f"winner: {winner.label} at peak {rep.fmt_num(winner.best_peak)}; "
                   f"{time.perf_counter() - t0:.1f} s ("
                   + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
                               for k, v in timing.items()) + ")")
@@ -184,16 +192,11 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
                   + (f", {lf_png}" if lf_png else ""))
 
 
-def _steps(bars: _Bars, name: str) -> Any:
-    from ..experiment.compare import steps_progress
-
-    return steps_progress(cast(Any, bars), name)
-
-
 @main.command("find-lr")
 @_task_options
-@click.option("--seeds", default="3", show_default=True,
-              help="a count (3 = seeds 0,1,2) or a list like 0,4,7")
+@click.option("--seeds", default=str(recipe.RANGE_TEST_SEEDS), show_default=True,
+              help=f"a count ({recipe.RANGE_TEST_SEEDS} = seeds 0..{recipe.RANGE_TEST_SEEDS - 1})"
+                   " or a list like 0,4,7")
 @click.option("--start", type=float, default=None, help="first learning rate of the sweep")
 @click.option("--end", type=float, default=None, help="last learning rate of the sweep")
 @click.option("--steps", type=int, default=None, help="number of sweep steps")
@@ -201,7 +204,7 @@ def _steps(bars: _Bars, name: str) -> Any:
 @click.option("--method", type=click.Choice(["valley", "steep", "minimum"]), default="valley",
               show_default=True, help="which suggestion to print")
 @_optim_options
-@click.option("--out", "-o", default="lrkit-out", show_default=True,
+@click.option("--out", "-o", default=Options.out, show_default=True,
               help="directory for lr_find.png")
 def find_lr_cmd(task: str | None, data: str | None, target: str | None, batch_size: int,
                 quiet: bool, seeds: str, start: float | None, end: float | None,
@@ -218,8 +221,8 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None, batch_si
     lrkit find-lr --data table.csv --target label --start 1e-5 --end 1
     """
 
-    ref = cmp.TaskRef.of(task, data, target)
-    seed_list = cmp.parse_seeds(seeds)
+    ref = TaskRef.of(task, data, target)
+    seed_list = parse_seeds(seeds)
     the_task = ref.load()
     from ..experiment.lr_find import find_lr_task, plot_lr_find
 
@@ -234,7 +237,7 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None, batch_si
 
     torch.set_num_threads(1)  # small models: more threads only spin
     with _Bars(quiet) as bars:
-        kw["progress"] = _steps(bars, "range test")
+        kw["progress"] = steps_progress(bars, "range test")
         res = find_lr_task(the_task, **kw)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "lr_find.png")

@@ -1,4 +1,11 @@
-"""Experiments: tasks, the batched trainer, the learning-rate range test.
+"""Experiments: tasks, the batched trainer, the learning-rate range test, ``lrkit compare``.
+
+One job per module. A comparison flows one way: ``recipe`` (the method's
+constants) -> ``candidates`` (schedules as shapes, peaks) -> ``grid`` (planned
+runs, keys, chunks) -> ``runner`` (training chunks, the worker pool) -> ``store``
+(the Optuna study) -> ``stats`` / ``summary`` (ranked rows) -> ``report``
+(rendering); ``compare`` orchestrates, ``progress`` is what it reports to.
+``tasks``, ``trainer`` and ``lr_find`` train.
 
 Importing this package is cheap: the submodules (which import torch) load on
 first attribute access, e.g. ``lrkit.experiment.train``.

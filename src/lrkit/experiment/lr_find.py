@@ -40,6 +40,20 @@ from typing import Any
 
 import numpy as np
 
+from .._check import integer
+from ..schedule import Schedule
+from ..schedules import Exponential, Linear
+from .floats import float_array, json_float, json_floats
+from .progress import StepCallback
+from .recipe import (
+    BATCH_SIZE,
+    MOMENTUM,
+    NESTEROV,
+    OPTIMIZER,
+    RANGE_TEST_SEEDS,
+    WEIGHT_DECAY,
+)
+
 SUGGESTIONS = ("valley", "steep", "minimum")
 MODES = ("exp", "linear")
 
@@ -67,14 +81,10 @@ class LRFindResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (lists of floats, non-finite values as ``None``)."""
-        def clean(a: np.ndarray) -> list[float | None]:
-            return [float(v) if math.isfinite(v) else None for v in a]
-
         return {
-            "lrs": clean(self.lrs), "losses": clean(self.losses),
-            "smoothed": clean(self.smoothed), "suggestion": clean(np.array([self.suggestion]))[0],
-            "suggestions": {k: v if math.isfinite(v) else None
-                            for k, v in self.suggestions.items()},
+            "lrs": json_floats(self.lrs), "losses": json_floats(self.losses),
+            "smoothed": json_floats(self.smoothed), "suggestion": json_float(self.suggestion),
+            "suggestions": {k: json_float(v) for k, v in self.suggestions.items()},
             "method": self.method,
             "diverged": self.diverged, "per_seed": [r.to_dict() for r in self.per_seed],
         }
@@ -82,12 +92,11 @@ class LRFindResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LRFindResult:
         """The inverse of :meth:`to_dict` (``None`` reads back as NaN)."""
-        def arr(v: Any) -> np.ndarray:
-            return np.asarray([math.nan if x is None else x for x in v], dtype=np.float64)
-
+        sugg = d["suggestions"]
         return cls(
-            arr(d["lrs"]), arr(d["losses"]), arr(d["smoothed"]), float(arr([d["suggestion"]])[0]),
-            {str(k): math.nan if v is None else float(v) for k, v in d["suggestions"].items()},
+            float_array(d["lrs"]), float_array(d["losses"]), float_array(d["smoothed"]),
+            float(float_array([d["suggestion"]])[0]),
+            {str(k): float(v) for k, v in zip(sugg, float_array(sugg.values()))},
             str(d.get("method", "valley")), bool(d.get("diverged", False)),
             [cls.from_dict(p) for p in d.get("per_seed", [])],
         )
@@ -102,8 +111,7 @@ def _check(start: float, end: float, steps: int, mode: str, smooth: float, diver
         raise ValueError(f"find_lr: start must be a number > 0, got {start!r}")
     if not (isinstance(end, (int, float)) and math.isfinite(end) and end > start):
         raise ValueError(f"find_lr: end must be a finite number > start={start!r}, got {end!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"find_lr: steps must be an integer >= 2, got {steps!r}")
+    integer("find_lr", "steps", steps, 2)
     if mode not in MODES:
         raise ValueError(f"find_lr: mode must be one of {MODES}, got {mode!r}")
     if not (isinstance(smooth, (int, float)) and 0 <= smooth < 1):
@@ -114,18 +122,16 @@ def _check(start: float, end: float, steps: int, mode: str, smooth: float, diver
         raise ValueError(f"find_lr: suggestion must be one of {SUGGESTIONS}, got {suggestion!r}")
 
 
-def sweep(start: float, end: float, steps: int, mode: str = "exp") -> Any:
+def sweep(start: float, end: float, steps: int, mode: str = "exp") -> Schedule:
     """The sweep as an lrkit schedule (``t`` = update index, held at ``end`` afterwards).
 
     >>> s = sweep(1e-4, 1.0, 5)
     >>> [round(s(t), 6) for t in range(5)]
     [0.0001, 0.001, 0.01, 0.1, 1.0]
     """
-    import lrkit
-
     if mode == "exp":
-        return lrkit.exponential(start, rate=(end / start) ** (1 / (steps - 1)), end=end)
-    return lrkit.linear(init=start, end=end, steps=steps - 1)
+        return Exponential(start, factor=(end / start) ** (1 / (steps - 1)), end=end)
+    return Linear(init=start, end=end, steps=steps - 1)
 
 
 class _Smoother:
@@ -315,8 +321,8 @@ def _median(values: Sequence[float]) -> float:
 def find_lr_task(
     task: Any,
     *,
-    seeds: Sequence[int] = (0, 1, 2),
-    batch_size: int = 64,
+    seeds: Sequence[int] = tuple(range(RANGE_TEST_SEEDS)),
+    batch_size: int = BATCH_SIZE,
     start: float = 1e-7,
     end: float = 10.0,
     steps: int = 100,
@@ -324,11 +330,11 @@ def find_lr_task(
     smooth: float = 0.98,
     diverge: float = 4.0,
     suggestion: str = "valley",
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    weight_decay: float = 0.0,
-    progress: Callable[[int, int], Any] | None = None,
+    optimizer: str = OPTIMIZER,
+    momentum: float = MOMENTUM,
+    nesterov: bool = NESTEROV,
+    weight_decay: float = WEIGHT_DECAY,
+    progress: StepCallback | None = None,
 ) -> LRFindResult:
     """The range test on a task (name or :class:`~lrkit.experiment.tasks.Task`) for every
     seed at once: one batched training whose runs all follow the sweep schedule

@@ -1,10 +1,11 @@
 """The comparison's report: a rich table, ``compare.png``, ``results.json``, ``report.html``.
 
-Everything is drawn from the report dict that
-:func:`lrkit.experiment.compare.run_compare` returns (which is what
+Rendering only. Everything is drawn from the report dict,
+:meth:`lrkit.experiment.compare.CompareResult.to_dict` (which is what
 ``results.json`` holds), so a resumed comparison and an uninterrupted one
-write the same files. ``report.html`` is self-contained: inline CSS, figures
-embedded as base64 PNG, no script, no network.
+write the same files, and a saved ``results.json`` renders again.
+``report.html`` is self-contained: inline CSS, figures embedded as base64 PNG,
+no script, no network.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-OSC_DEFINITION = (
-    "Oscillation: over the last 25% of optimizer steps (at least 3), the standard deviation "
-    "of the step-to-step changes of the training (minibatch) loss divided by its mean over "
-    "that window; the mean over seeds at the best peak. Higher = the loss swings more late in "
-    "training."
-)
-CI_DEFINITION = (
-    "Mean \u00b1 95% interval over seeds: mean \u00b1 t(0.975, n\u22121)\u00b7s/\u221an "
-    "(Student t, s = sample std)."
+from .floats import float_array
+from .recipe import (
+    CI_DEFINITION,
+    EXTEND_FACTOR,
+    MAX_EXTEND,
+    OSC_DEFINITION,
+    auto_factors_text,
+    times,
 )
 
 
@@ -154,10 +154,6 @@ def _colors(labels: Sequence[str]) -> dict[str, Any]:
     return {lab: cmap(i % 10) for i, lab in enumerate(labels)}
 
 
-def _nan(xs: Sequence[float | None]) -> list[float]:
-    return [math.nan if x is None else x for x in xs]
-
-
 def plot_compare(report: dict[str, Any], path: str) -> str:
     """``compare.png``: learning rate vs step (left) beside validation loss vs step (right),
     each schedule at its best peak; the loss is the mean over seeds with a min-max band."""
@@ -172,13 +168,14 @@ def plot_compare(report: dict[str, Any], path: str) -> str:
     for r in sched:
         c = colors[r["label"]]
         label = f"{r['rank']}. {r['label']} (peak {fmt_num(r['best_peak'])})"
-        ax_lr.plot(range(len(r["curves"]["lr"])), _nan(r["curves"]["lr"]), color=c, lw=1.6,
-                   label=label)
+        lr = float_array(r["curves"]["lr"])
+        ax_lr.plot(range(len(lr)), lr, color=c, lw=1.6, label=label)
         steps = r["curves"]["eval_steps"]
         band = r["curves"]["val_loss"]
-        ax_loss.plot(steps, _nan(band["mean"]), color=c, lw=1.6, marker="o", ms=2.5, label=label)
-        ax_loss.fill_between(steps, _nan(band["low"]), _nan(band["high"]), color=c, alpha=0.1,
-                             lw=0)
+        ax_loss.plot(steps, float_array(band["mean"]), color=c, lw=1.6, marker="o", ms=2.5,
+                     label=label)
+        ax_loss.fill_between(steps, float_array(band["low"]), float_array(band["high"]), color=c,
+                             alpha=0.1, lw=0)
     ax_lr.set(title="learning rate (each schedule at its best peak)", xlabel="optimizer step",
               ylabel="learning rate")
     ax_loss.set(title="validation loss (mean over seeds, band = min\u2013max)",
@@ -214,10 +211,8 @@ def _zoom(ax: Any, sched: Sequence[dict[str, Any]]) -> None:
 
 
 def to_json(report: dict[str, Any]) -> str:
-    """``results.json``'s text (standard JSON: non-finite numbers are ``null``); keys
-    starting with ``_`` (timings, the range-test curve) are left out."""
-    public = {k: v for k, v in report.items() if not k.startswith("_")}
-    return json.dumps(public, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    """``results.json``'s text (standard JSON: non-finite numbers are ``null``)."""
+    return json.dumps(report, indent=1, sort_keys=False, allow_nan=False) + "\n"
 
 
 def _img(path: str | None, alt: str) -> str:
@@ -242,6 +237,9 @@ img{max-width:100%;border:1px solid #e3e6eb;border-radius:4px}
 .notes{font-size:12px;color:#445;line-height:1.5}.spec{font-family:monospace;font-size:11px;
 color:#556;white-space:normal;text-align:left}
 """
+
+
+_TIMES = ", \u00d7"
 
 
 def html_report(report: dict[str, Any], images: dict[str, str | None]) -> str:
@@ -285,7 +283,8 @@ Command: <code>{e(report.get('command') or 'lrkit compare')}</code></p>
 largest value equals the peak being tried; every schedule is tried at the same peaks and seeds
 and reported at its best peak (lowest mean final validation loss; a peak where a seed diverged
 never wins). Ranked by that mean. With automatic peaks, the range test's suggestion is tried
-\u00d7{_factors(TIMES_SEP)}, and the grid grows by \u00d7{_extend_factor()} (at most twice) while a
+\u00d7{auto_factors_text(_TIMES)}, and the grid grows by \u00d7{EXTEND_FACTOR:g} (at most
+{times(MAX_EXTEND)}) while a
 schedule's best peak sits at its edge. {e(CI_DEFINITION)} vs #1: the final validation loss
 minus the winner's, seed by seed (a seed fixes the initialisation and data order of every
 schedule's run), mean \u00b1 95% interval; an interval that excludes 0 is a real gap.
@@ -296,21 +295,6 @@ meets the target, lower median over seeds;
 seeds of the schedule.</p>
 </body></html>
 """
-
-
-TIMES_SEP = ", \u00d7"
-
-
-def _extend_factor() -> str:
-    from .compare import EXTEND_FACTOR
-
-    return f"{EXTEND_FACTOR:g}"
-
-
-def _factors(sep: str) -> str:
-    from .compare import auto_factors_text
-
-    return auto_factors_text(sep)
 
 
 def write_report(

@@ -12,7 +12,7 @@ is done (:meth:`Store.put`):
   "result": RunResult.to_dict()}``. Strings stay out of ``params`` because an
   Optuna categorical parameter must have the same choices in every trial.
 
-The run ``key`` (see :func:`lrkit.experiment.compare.run_key`) is how a rerun
+The run ``key`` (see :func:`lrkit.experiment.grid.run_key`) is how a rerun
 finds what is done; the first trial stored for a key wins. Study-level facts
 (the range test's result for a task) are study user attributes
 (:meth:`Store.get_note` / :meth:`Store.set_note`).
@@ -26,8 +26,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .recipe import STUDY
+
 ATTR = "lrkit"
-DEFAULT_STUDY = "lrkit-compare"
+#: one run's result as stored: ``RunResult.to_dict()`` (JSON: ``None`` for NaN)
+Result = dict[str, Any]
 
 
 class Store:
@@ -42,7 +45,7 @@ class Store:
     [2.0, 0.5]
     """
 
-    def __init__(self, url: str, study: str = DEFAULT_STUDY) -> None:
+    def __init__(self, url: str, study: str = STUDY) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -57,11 +60,11 @@ class Store:
             msg = " ".join(str(e).split())[:300] or type(e).__name__
             raise ValueError(f"--storage {url!r} cannot be opened: {msg}") from None
 
-    def load(self) -> dict[str, dict[str, Any]]:
+    def load(self) -> dict[str, Result]:
         """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key)."""
         from optuna.trial import TrialState
 
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Result] = {}
         for tr in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             rec = tr.user_attrs.get(ATTR)
             if isinstance(rec, dict) and "key" in rec and "result" in rec:
@@ -72,7 +75,7 @@ class Store:
         """How many runs are stored (trials carrying an lrkit record)."""
         return len(self.load())
 
-    def put(self, meta: dict[str, Any], result: dict[str, Any]) -> None:
+    def put(self, meta: dict[str, Any], result: Result) -> None:
         """Store one finished run: ``meta`` has ``key``, ``peak``, ``seed`` (and any
         JSON-safe details); ``result`` is ``RunResult.to_dict()``."""
         import optuna
@@ -138,7 +141,7 @@ class Writer:
                 except BaseException as e:  # noqa: BLE001 - handed to the caller in close()
                     self.error = e
 
-    def put(self, meta: dict[str, Any], result: dict[str, Any]) -> None:
+    def put(self, meta: dict[str, Any], result: Result) -> None:
         if self.error is not None:
             raise self.error
         if self.thread is None:

@@ -21,8 +21,9 @@ PyTorch's optimizers exactly (same formulas, same order of operations):
 * ``adamw``: as ``adam`` without the ``wd * p`` term, after ``p = p * (1 - lr * wd)``.
 
 :func:`train_one` is the reference: a plain PyTorch loop with ``torch.optim``
-and one run. ``train(task, [run])`` equals ``train_one(task, run)`` to float
-tolerance (tested).
+and one run, its learning rate set by :class:`lrkit.torch.Scheduler` (so the
+adapter is checked too). ``train(task, [run])`` equals ``train_one(task, run)``
+to float tolerance (tested).
 
 Divergence: when a run's training loss (or validation loss) is NaN or
 infinite, the run is marked ``diverged``, its parameters stop changing, every
@@ -39,19 +40,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..plateau import PlateauState, split_plateau
+from .._check import integer
+from ..plateau import Plateau, PlateauState, split_plateau
 from ..schedule import Schedule
+from ..torch import Scheduler
+from .floats import float_array, json_floats
+from .progress import StepCallback
+from .recipe import BATCH_SIZE, MOMENTUM, NESTEROV, OPTIMIZER, OPTIMIZERS, WEIGHT_DECAY
 from .tasks import Task, get_task
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-Progress = Callable[[int, int], Any]
 
 
 @dataclass(frozen=True)
@@ -72,16 +75,6 @@ class Run:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise TypeError(f"Run {self.key!r}: seed must be an int, got {self.seed!r}")
-
-
-def _floats(a: Any) -> np.ndarray:
-    return np.asarray([math.nan if v is None else v for v in a], dtype=np.float64)
-
-
-def _json(a: np.ndarray | None) -> list[float | None] | None:
-    if a is None:
-        return None
-    return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=np.float64)]
 
 
 @dataclass
@@ -118,11 +111,11 @@ class RunResult:
         """JSON-safe: lists of floats, NaN/inf written as ``None``."""
         return {
             "key": self.key,
-            "train_loss": _json(self.train_loss),
+            "train_loss": json_floats(self.train_loss),
             "eval_steps": [int(s) for s in self.eval_steps],
-            "val_loss": _json(self.val_loss),
-            "val_metric": _json(self.val_metric),
-            "lr": _json(self.lr),
+            "val_loss": json_floats(self.val_loss),
+            "val_metric": None if self.val_metric is None else json_floats(self.val_metric),
+            "lr": json_floats(self.lr),
             "diverged": bool(self.diverged),
             "diverged_at": self.diverged_at,
             "seconds": float(self.seconds),
@@ -132,11 +125,11 @@ class RunResult:
     def from_dict(cls, d: dict[str, Any]) -> RunResult:
         return cls(
             key=str(d["key"]),
-            train_loss=_floats(d["train_loss"]),
+            train_loss=float_array(d["train_loss"]),
             eval_steps=np.asarray(d["eval_steps"], dtype=np.int64),
-            val_loss=_floats(d["val_loss"]),
-            val_metric=None if d.get("val_metric") is None else _floats(d["val_metric"]),
-            lr=_floats(d["lr"]),
+            val_loss=float_array(d["val_loss"]),
+            val_metric=None if d.get("val_metric") is None else float_array(d["val_metric"]),
+            lr=float_array(d["lr"]),
             diverged=bool(d["diverged"]),
             seconds=float(d["seconds"]),
             diverged_at=d.get("diverged_at"),
@@ -149,15 +142,9 @@ class RunResult:
 def steps_per_epoch(task: Task | str, batch_size: int, data_seed: int = 0) -> int:
     """``ceil(n_train / batch_size)``: every epoch visits every training example once
     (the last batch may be smaller)."""
-    _check_int("batch_size", batch_size, 1)
+    batch_size = integer("steps_per_epoch", "batch_size", batch_size)
     n = len(get_task(task).data(data_seed)[0])
     return -(-n // batch_size)
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _order(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -181,7 +168,7 @@ class _Plan:
 def _plan(task: Task | str, epochs: int | None, steps: int | None, batch_size: int,
           dtype: torch.dtype, data_seed: int) -> _Plan:
     task = get_task(task)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = integer("train", "batch_size", batch_size)
     xt, yt, xv, yv = task.data(data_seed)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
@@ -193,9 +180,9 @@ def _plan(task: Task | str, epochs: int | None, steps: int | None, batch_size: i
         raise ValueError(f"give exactly one of epochs and steps, got epochs={epochs!r}, "
                          f"steps={steps!r}")
     if steps is None:
-        total = spe * _check_int("epochs", epochs, 1)
+        total = spe * integer("train", "epochs", epochs)
     else:
-        total = _check_int("steps", steps, 1)
+        total = integer("train", "steps", steps)
     evals = sorted({0, total, *range(spe, total + 1, spe)})
     return _Plan(task, (xt.to(dtype), yt, xv.to(dtype), yv), n, batch_size, spe, total, evals)
 
@@ -232,16 +219,23 @@ def _metric(kind: str | None, out: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     return (out.argmax(-1) == y).to(torch.float64).mean(-1)
 
 
+def _base(run: Run, total: int) -> tuple[np.ndarray, Plateau | None]:
+    """The values of the run's schedule without its plateau factor at ``t < total``
+    (checked: finite and >= 0), and that factor."""
+    base, pl = split_plateau(run.schedule)
+    values = base.values(total)
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"run {run.key!r}: schedule gives a negative or non-finite lr")
+    return values, pl
+
+
 class _LR:
     """Per-run learning rates: schedule values, with plateau controllers applied."""
 
     def __init__(self, runs: Sequence[Run], total: int) -> None:
         bases, self.plateaus = [], []
         for run in runs:
-            base, pl = split_plateau(run.schedule)
-            values = base.values(total)
-            if not np.all(np.isfinite(values)) or np.any(values < 0):
-                raise ValueError(f"run {run.key!r}: schedule gives a negative or non-finite lr")
+            values, pl = _base(run, total)
             bases.append(values)
             self.plateaus.append(None if pl is None else PlateauState(pl))
         self.base = np.stack(bases)
@@ -261,7 +255,16 @@ class _LR:
             self.used[r, step:] = state.apply(rest)
 
 
-def _check_opt(optimizer: str, momentum: float, weight_decay: float) -> None:
+def check_optimizer(optimizer: str, momentum: float, weight_decay: float) -> None:
+    """Refuse what :func:`train` cannot run: ``optimizer`` must be one of ``OPTIMIZERS``
+    (sgd, adam, adamw), ``0 <= momentum < 1`` (Adam's ``beta1``), ``weight_decay >= 0``.
+
+    >>> check_optimizer("adam", 0.9, 0.0)
+    >>> check_optimizer("sgd", 1.0, 0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: momentum must be in [0, 1), got 1.0
+    """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if not (0 <= momentum < 1):
@@ -360,12 +363,12 @@ def train(
     *,
     epochs: int | None = None,
     steps: int | None = None,
-    batch_size: int = 64,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    weight_decay: float = 0.0,
-    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+    optimizer: str = OPTIMIZER,
+    momentum: float = MOMENTUM,
+    nesterov: bool = NESTEROV,
+    weight_decay: float = WEIGHT_DECAY,
+    progress: StepCallback | None = None,
     dtype: torch.dtype = torch.float32,
     data_seed: int = 0,
 ) -> list[RunResult]:
@@ -377,7 +380,7 @@ def train(
     Adam's ``beta1``. See the module docstring for the update rules.
     """
     runs = _check_runs(runs)
-    _check_opt(optimizer, momentum, weight_decay)
+    check_optimizer(optimizer, momentum, weight_decay)
     t0 = time.perf_counter()
     plan = _plan(task, epochs, steps, batch_size, dtype, data_seed)
     task = plan.task
@@ -454,28 +457,33 @@ def train_one(
     *,
     epochs: int | None = None,
     steps: int | None = None,
-    batch_size: int = 64,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    weight_decay: float = 0.0,
-    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+    optimizer: str = OPTIMIZER,
+    momentum: float = MOMENTUM,
+    nesterov: bool = NESTEROV,
+    weight_decay: float = WEIGHT_DECAY,
+    progress: StepCallback | None = None,
     dtype: torch.dtype = torch.float32,
     data_seed: int = 0,
 ) -> RunResult:
     """The reference: one run, a plain PyTorch loop with a real ``torch.optim`` optimizer
-    whose ``lr`` is set (a Python float) before every step. Same data order, init,
-    evaluation points and divergence rule as :func:`train`."""
+    whose ``lr`` is written by :class:`lrkit.torch.Scheduler` (``step()`` after every
+    update, the validation loss fed to a plateau factor after every evaluation). Same
+    data order, init, evaluation points and divergence rule as :func:`train`; ``lr``
+    holds what the scheduler wrote, also after a divergence."""
     (run,) = _check_runs([run])
-    _check_opt(optimizer, momentum, weight_decay)
+    check_optimizer(optimizer, momentum, weight_decay)
     t0 = time.perf_counter()
     plan = _plan(task, epochs, steps, batch_size, dtype, data_seed)
     task = plan.task
     xt, yt, xv, yv = plan.data
     model = task.build(run.seed).to(dtype)
-    lrs = _LR([run], plan.total)
-    opt = _torch_optimizer(optimizer, model.parameters(), float(lrs.at(0)[0]), momentum,
-                           nesterov, weight_decay)
+    _base(run, plan.total)  # the same check as train's
+    opt = _torch_optimizer(optimizer, model.parameters(), 0.0, momentum, nesterov,
+                           weight_decay)
+    sched = Scheduler(opt, run.schedule)  # writes lr(0)
+    group = opt.param_groups[0]
+    lr = np.full(plan.total, np.nan)
     train_loss = np.full(plan.total, np.nan)
     val_loss = np.full(len(plan.eval_steps), np.nan)
     val_metric = np.full(len(plan.eval_steps), np.nan) if task.metric else None
@@ -506,22 +514,26 @@ def train_one(
         if not torch.isfinite(loss):
             died = step
             break
-        for group in opt.param_groups:
-            group["lr"] = float(lrs.at(step)[0])
+        lr[step] = group["lr"]
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
+        sched.step()
         train_loss[step] = float(loss.detach())
         if step + 1 == plan.eval_steps[next_eval]:
             if not evaluate(next_eval, step + 1):
                 died = step + 1
                 break
-            lrs.observe(step + 1, val_loss[next_eval:next_eval + 1])
+            if sched.has_plateau:
+                sched.observe(float(val_loss[next_eval]))
             next_eval += 1
         if progress is not None:
             progress(step + 1, plan.total)
+    for t in range(sched.last_epoch, plan.total):  # what the schedule goes on to write
+        lr[t] = group["lr"]
+        sched.step()
     return RunResult(
         key=run.key, train_loss=train_loss, eval_steps=np.asarray(plan.eval_steps),
-        val_loss=val_loss, val_metric=val_metric, lr=lrs.used[0].copy(),
+        val_loss=val_loss, val_metric=val_metric, lr=lr,
         diverged=died is not None, seconds=time.perf_counter() - t0, diverged_at=died,
     )

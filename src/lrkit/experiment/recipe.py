@@ -1,0 +1,124 @@
+"""The comparison's method, in one place: its constants, default shapes and definitions.
+
+Everything ``lrkit compare`` decides without being told lives here: the
+default schedule shapes, the range test behind ``--peaks auto``, the peak
+factors and how the grid is extended, the training defaults (which the
+trainer, the range test and the CLI's options read too), and the texts that
+define the report's figures (``results.json``'s ``definitions``). This module
+is a leaf: it imports nothing from lrkit.
+
+>>> DEFAULT_SHAPES["cosine"]
+'cosine(init=P, steps=N)'
+>>> auto_factors_text(), times(MAX_EXTEND)
+('1/4, 1/2, 1, 2, 4', 'twice')
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+#: the version of the run recipe; part of every run key (bump when training changes)
+RECIPE = 2
+
+#: The default schedules, as shapes: ``N`` is the run's total number of optimizer
+#: steps, ``P`` the peak being tried. The seed document's four (constant,
+#: time-based, step-based, exponential), with its constants rewritten as fractions
+#: of the run, then cosine, one-cycle and warmup-stable-decay.
+DEFAULT_SHAPES: dict[str, str] = {
+    "constant": "constant(P)",
+    # P / (1 + 9 t/N): ends at P/10
+    "time-based": "time_decay(P, k=9/N)",
+    # halves at 25, 50 and 75 % of the run
+    "step-based": "step_decay(P, factor=0.5, every=N/4)",
+    # P 0.01^(t/N) = P exp(-ln(100) t/N): ends at P/100
+    "exponential": "exponential(P, factor=0.01, every=N)",
+    "cosine": "cosine(init=P, steps=N)",
+    # 30 % up from P/25, then cosine down
+    "one-cycle": "one_cycle(peak=P, steps=N)",
+    # 5 % warm-up, stable, then a 1-sqrt decay over the last 20 %
+    "wsd": "warmup(wsd(init=P, steps=N, decay_steps=N/5), warmup_steps=N/20)",
+}
+#: the names a shape may use: the run's length and the peak tried
+SHAPE_NAMES = {"N": "the total number of optimizer steps", "P": "the peak being tried"}
+
+#: The range test behind ``--peaks auto``: a 200-step sweep, lightly smoothed, and the
+#: steepest-descent suggestion. On digits-mlp (SGD, momentum 0.9) fastai's defaults
+#: (100 steps, smoothing 0.98, valley) suggest 0.01, where every schedule's best peak
+#: is 3-9x higher: the heavy smoothing lags a short sweep. This recipe suggests 0.056,
+#: the best constant learning rate found by a grid search.
+RANGE_TEST: dict[str, Any] = {"steps": 200, "smooth": 0.9, "suggestion": "steep"}
+#: the range test runs on (at most) this many of the comparison's seeds; ``lrkit find-lr``'s
+#: default seed count
+RANGE_TEST_SEEDS = 3
+#: ``--peaks auto``: the range test's suggestion times these factors
+AUTO_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: ``--peaks auto``: the factor between a grid edge and the peak added beyond it
+EXTEND_FACTOR = 2.0
+#: ``--peaks auto`` adds at most this many peaks beyond the grid's edges
+MAX_EXTEND = 2
+#: peaks are rounded to this many significant digits (they read better so)
+PEAK_DIGITS = 3
+
+#: the fraction of the last training steps the oscillation figure looks at
+OSC_WINDOW = 0.25
+#: ... and the fewest steps it looks at
+OSC_MIN_STEPS = 3
+
+# -- training defaults (Options, the CLI, train, find_lr_task) -------------------------
+OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZER = "sgd"
+BATCH_SIZE = 64
+MOMENTUM = 0.9
+NESTEROV = False
+WEIGHT_DECAY = 0.0
+EPOCHS = 20
+SEEDS = 5
+#: runs trained together as one batched model
+CHUNK = 35
+#: the default target of classifiers ("steps to acc >= 0.95")
+TARGET_ACC = 0.95
+#: the task when none is given
+TASK = "digits-mlp"
+STUDY = "lrkit-compare"
+OUT = "lrkit-out"
+
+
+def auto_factors_text(sep: str = ", ") -> str:
+    """``AUTO_FACTORS`` as text.
+
+    >>> auto_factors_text(" x")
+    '1/4 x1/2 x1 x2 x4'
+    """
+    return sep.join(str(Fraction(f).limit_denominator(100)) for f in AUTO_FACTORS)
+
+
+def times(n: int) -> str:
+    """``"once"``, ``"twice"``, ``"3 times"``.
+
+    >>> times(1), times(3)
+    ('once', '3 times')
+    """
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+# -- definitions (results.json's "definitions", report.html's notes) -------------------
+
+OSC_DEFINITION = (
+    f"Oscillation: over the last {OSC_WINDOW:.0%} of optimizer steps (at least "
+    f"{OSC_MIN_STEPS}), the standard deviation of the step-to-step changes of the training "
+    "(minibatch) loss divided by its mean over that window; the mean over seeds at the best "
+    "peak. Higher = the loss swings more late in training."
+)
+CI_DEFINITION = (
+    "Mean \u00b1 95% interval over seeds: mean \u00b1 t(0.975, n\u22121)\u00b7s/\u221an "
+    "(Student t, s = sample std)."
+)
+DEFINITIONS = {
+    "oscillation": OSC_DEFINITION,
+    "interval": CI_DEFINITION,
+    "best_peak": "the peak with the lowest mean final validation loss over seeds "
+                 "(a peak where any seed diverged never wins)",
+    "steps_to_target": "first evaluation step meeting the target, lower median over "
+                       "seeds (null unless at least half of the seeds reach it)",
+}

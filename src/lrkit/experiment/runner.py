@@ -1,0 +1,196 @@
+"""Training the grid: task references, chunks trained as one batched model, the worker pool.
+
+:func:`run_grid` trains chunks of planned runs, in this process or in a pool
+of worker processes (:func:`make_pool`: one torch thread each, a queue for
+their progress), and hands each finished chunk to the caller at once, so
+only the calling process writes to the store. Workers rebuild the task from a
+:class:`TaskRef` (a name, a data file or a factory: picklable) and keep it.
+
+torch is imported by the trainer, on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..schedule import Schedule
+from .grid import Planned
+from .recipe import TASK
+from .store import Result
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """How to rebuild a task in any process: a built-in name, a data file + target
+    column, or a ``package.module:factory``."""
+
+    kind: str  # "builtin" | "file" | "factory"
+    name: str
+    target: str | None = None
+
+    @classmethod
+    def of(cls, task: str | None, data: str | None, target: str | None) -> TaskRef:
+        """From the CLI's ``--task`` / ``--data`` / ``--target``."""
+        if data is not None:
+            if task is not None:
+                raise ValueError("give either --task or --data, not both")
+            if not target:
+                raise ValueError(f"--data {data!r} needs --target COLUMN")
+            return cls("file", data, target)
+        if target is not None:
+            raise ValueError("--target goes with --data FILE")
+        name = task or TASK
+        from .tasks import BUILTIN
+
+        return cls("builtin" if name in BUILTIN else "factory", name)
+
+    def load(self) -> Any:
+        """The :class:`~lrkit.experiment.tasks.Task` (imports torch)."""
+        from .tasks import from_file, get_task
+
+        if self.kind == "file":
+            return from_file(self.name, str(self.target))
+        return get_task(self.name)
+
+    def ident(self) -> str:
+        """What identifies the task in run keys (a data file by its content, not its path)."""
+        if self.kind == "file":
+            with open(self.name, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()[:16]
+            return f"file:{digest}:{self.target}"
+        return f"{self.kind}:{self.name}"
+
+    def preload(self) -> list[str]:
+        """Modules worth importing once in the pool's server process for this task."""
+        builtin_digits = self.kind == "builtin" and self.name.startswith("digits")
+        return ["sklearn.datasets"] if builtin_digits else []
+
+
+@contextlib.contextmanager
+def user_code(ref: TaskRef) -> Iterator[None]:
+    """A user's model (``--task pkg.mod:factory``) that fails while training is a user
+    error (a one-line message), not a crash; runs finished before it stay stored."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError and friends
+        if ref.kind != "factory":
+            raise
+        msg = " ".join(str(e).split())[:300]
+        raise ValueError(f"training task {ref.name!r} failed: {type(e).__name__}: {msg}") from e
+
+
+# -- one chunk (in this process or a worker) ------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(queue: Any) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER["queue"] = queue
+
+
+def _task_cached(ref: TaskRef) -> Any:
+    tasks = _WORKER.setdefault("tasks", {})
+    if ref not in tasks:
+        tasks[ref] = ref.load()
+    return tasks[ref]
+
+
+def train_chunk(
+    ref: TaskRef, runs: Sequence[tuple[str, Schedule, int]], train_kw: dict[str, Any],
+    progress: Callable[[int], None] | None = None,
+) -> list[Result]:
+    """Train one chunk as one batched model; ``progress(n)`` gets run-steps done since
+    the last call. Returns ``RunResult.to_dict()`` per run, in order."""
+    from .trainer import Run, train
+
+    queue = _WORKER.get("queue")
+    if progress is None and queue is not None:
+        progress = queue.put
+    r = len(runs)
+    last = [0]
+
+    def cb(step: int, total: int) -> None:
+        if progress is not None and (step - last[0] >= 8 or step == total):
+            progress((step - last[0]) * r)
+            last[0] = step
+
+    results = train(_task_cached(ref), [Run(k, s, seed) for k, s, seed in runs],
+                    progress=cb, **train_kw)
+    return [x.to_dict() for x in results]
+
+
+# -- the grid -------------------------------------------------------------------------------
+
+
+def run_grid(
+    ref: TaskRef, chunks: Sequence[Sequence[Planned]], train_kw: dict[str, Any],
+    on_done: Callable[[Sequence[Planned], list[Result]], None], *, jobs: int = 1,
+    progress: Callable[[int], None] | None = None, pool: Any = None,
+) -> None:
+    """Train ``chunks`` and hand each finished chunk to ``on_done`` at once (in the
+    calling process, so only it writes to the store).
+
+    ``jobs == 1`` trains in this process (on the caller's torch threads); otherwise
+    ``pool`` (see :func:`make_pool`) or a new pool of ``jobs`` processes (one torch
+    thread each) takes the chunks.
+    """
+    payload = [[(p.key, p.schedule, p.seed) for p in c] for c in chunks]
+    if jobs <= 1 or len(chunks) <= 1:
+        for chunk, runs in zip(chunks, payload):
+            on_done(chunk, train_chunk(ref, runs, train_kw, progress))
+        return
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    own = pool is None
+    if own:
+        pool = make_pool(jobs)
+    try:
+        futures = {pool.submit(train_chunk, ref, runs, train_kw): c
+                   for c, runs in zip(chunks, payload)}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    n = pool.lrkit_queue.get_nowait()
+                except queue_mod.Empty:
+                    break
+                if progress is not None:
+                    progress(n)
+            for f in sorted(done, key=lambda f: chunks.index(futures[f])):
+                on_done(futures[f], f.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        if own:
+            pool.shutdown(wait=True)
+
+
+def make_pool(jobs: int, preload: Sequence[str] = ()) -> Any:
+    """A process pool of ``jobs`` workers (one torch thread each) with a progress queue.
+
+    Workers are forked from a fresh *forkserver* process that imports the trainer (and
+    ``preload``) once, so they start without importing torch each, and never inherit
+    this process's threads.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([f"{__package__}.trainer", *preload])
+    q = ctx.Queue()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                               initargs=(q,))
+    pool.lrkit_queue = q  # type: ignore[attr-defined]
+    return pool
