@@ -193,7 +193,7 @@ def test_constructor_refuses_bad_number(ctor, good, name, value, exc):
     # the core reads no text: a spec string is refused with the way to read it
     (lrkit.warmup, {"schedule": "cosin(init=1, steps=2)", "warmup_steps": 1}, TypeError,
      r"^warmup: schedule must be a schedule or a number, got the string "
-     r"'cosin\(peak=1, steps=2\)'; read it with lrkit.parse\('cosin\(peak=1, steps=2\)'\) "
+     r"'cosin\(init=1, steps=2\)'; read it with lrkit.parse\('cosin\(init=1, steps=2\)'\) "
      r"first$"),
     (lrkit.repeat, {"schedule": None}, TypeError, r"repeat: schedule must be a schedule"),
     (lrkit.join, {"at": None}, ValueError, r"join: needs at least one piece"),

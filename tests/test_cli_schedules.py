@@ -200,7 +200,8 @@ def test_plot_binds_n_to_steps(capsys):
 
 
 def test_values_bind_n_and_p(capsys):
-    code, out, err = lrkit_cli(capsys, "values", "warmup(cosine(init=P, steps=N), warmup_steps=N/4)",
+    spec = "warmup(cosine(init=P, steps=N), warmup_steps=N/4)"
+    code, out, err = lrkit_cli(capsys, "values", spec,
                                "--steps", "8", "--peak", "0.5", "--json")
     want = lrkit.warmup(lrkit.cosine(init=0.5, steps=8), warmup_steps=2.0).values(8).tolist()
     assert (code, err) == (0, "")
@@ -235,7 +236,7 @@ def test_names_reach_a_spec_string_in_a_file(capsys, tmp_path):
      "unbound name 'W' at column 22 in 'cosine(init=P, steps=W)' with P=1.0; give it a "
      "number: names={'W': ...}"),
     (["values", "cosine(init=P, steps=N)", "--steps", "3", "--peak", "-1"],
-     "cosine: peak must be >= 0, got -1.0 at column 1 in 'cosine(init=P, steps=N)' "
+     "cosine: init must be >= 0, got -1.0 at column 1 in 'cosine(init=P, steps=N)' "
      "with N=3, P=-1.0"),
     (["values", "constant(P)", "--steps", "3", "--peak", "inf"],
      "--peak must be a finite number, got inf"),

@@ -81,7 +81,7 @@ def test_a_spec_is_parsed_once_and_its_errors_show_it_as_written(monkeypatch):
     monkeypatch.setattr(ast, "parse", lambda *a, **k: calls.append(a) or real(*a, **k))
     runs = grid.plan(cands, [0.01, 0.1, 1.0], range(5), N, CONFIG)
     assert len(runs) == 30 and calls == []  # 30 schedules bound, none parsed again
-    with pytest.raises(lrkit.SpecError, match=r"'cosine\(peak=1, steps=N, end=-1\)'"):
+    with pytest.raises(lrkit.SpecError, match=r"'cosine\(init=1, steps=N, end=-1\)'"):
         candidates.parse_candidates(["cosine(init=1, steps=N, end=-1)"])
     with pytest.raises(lrkit.SpecError, match="unknown name.* M; a shape may use N"):
         candidates.parse_candidates(["cosine(init=1, steps=M)"])
@@ -156,11 +156,11 @@ def test_plan_is_seed_major_and_keys_are_stable_and_label_free():
 
 def test_run_keys_are_pinned():
     """Stored runs are found again by key: the key of a run never changes by accident
-    (this one was computed before experiment/ was split into modules)."""
+    (this one was computed for recipe 3: the 0.2 vocabulary, one_cycle's new knots)."""
     (c,) = candidates.parse_candidates(["cosine"])
     (run,) = grid.plan([c], [0.1], [3], N, CONFIG)
     assert repr(run.schedule) == "cosine(init=0.1, steps=460)"
-    assert run.key == "e2cb40ea68c2ac97c9f66f8f"
+    assert run.key == "dd95a1ec462a604c10b2baa6"
 
 
 def test_chunks_do_not_depend_on_what_is_done_and_run_duplicates_once():

@@ -14,8 +14,8 @@ import lrkit
 from lrkit.torch import Scheduler
 
 STEPS, STOP = 40, 23
-SCHEDULE = lrkit.warmup(lrkit.cosine(init=0.1, steps=STEPS, end=0.001), warmup_steps=5) * lrkit.plateau(
-    factor=0.5, patience=1)
+SCHEDULE = lrkit.warmup(lrkit.cosine(init=0.1, steps=STEPS, end=0.001),
+                        warmup_steps=5) * lrkit.plateau(factor=0.5, patience=1)
 
 
 def build(seed: int) -> tuple[torch.nn.Module, torch.optim.Optimizer, Scheduler]:

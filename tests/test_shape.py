@@ -39,9 +39,9 @@ def test_names_the_text_does_not_use_are_ignored():
 
 
 def test_constants_and_schedule_names_are_not_names():
-    s = lrkit.parse("interpolate(knots=((0, 0.1), (N, 0.0)), shape='cos') * plateau(eps=0)",
+    s = lrkit.parse("interpolate(knots=((0, 0.1), (N, 0.0)), shape='cosine') * plateau(eps=0)",
                     names={"N": 10})
-    assert s == lrkit.interpolate(knots=((0, 0.1), (10, 0.0)), shape="cos") * lrkit.plateau(
+    assert s == lrkit.interpolate(knots=((0, 0.1), (10, 0.0)), shape="cosine") * lrkit.plateau(
         eps=0)
     assert lrkit.parse("exponential(0.1, k=0.5, end=0)", names={}) == lrkit.exponential(
         0.1, k=0.5, end=0)
@@ -146,7 +146,7 @@ def test_bind_errors_keep_the_text_and_column():
     with pytest.raises(SpecError) as e:
         shape.bind(N=460, P=-1)
     assert str(e.value) == (
-        "cosine: peak must be >= 0, got -1 at column 8 in "
+        "cosine: init must be >= 0, got -1 at column 8 in "
         "'warmup(cosine(init=P, steps=N), warmup_steps=N/5)' with N=460, P=-1")
 
 
@@ -165,10 +165,10 @@ def test_a_shape_without_names_binds_to_its_schedule():
     ("cosine(init=P, steps=N, end=-1)", "cosine: end must be >= 0, got -1 at column 1 in "
      "'cosine(init=P, steps=N, end=-1)' with N=1000, P=1000"),
     # the trial value 1000 is not a fraction: a name cannot stand where only one is valid
-    ("one_cycle(peak=P, steps=N, up_frac=F)", "one_cycle: pct must be in (0, 1), got 1000 at "
+    ("one_cycle(peak=P, steps=N, up_frac=F)", "one_cycle: up_frac must be in (0, 1), got 1000 at "
      "column 1 in 'one_cycle(peak=P, steps=N, up_frac=F)' with F=1000, N=1000, P=1000"),
     ("'cos'", "a spec must describe a schedule, got 'cos'"),
-    ("", "empty spec; expected something like 'cosine(init=0.1, steps=1000)'"),
+    ("", "empty spec; expected something like 'cosine(0.1, steps=1000)'"),
     (460, "a spec must be a string, got 460"),
 ])
 def test_a_shape_refuses_bad_text_at_construction(text, message):

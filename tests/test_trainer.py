@@ -33,7 +33,8 @@ def _same(a: RunResult, b: RunResult, rtol: float) -> None:
 
 RUNS = [
     Run("cos-0", lrkit.cosine(init=0.2, steps=46), seed=0),
-    Run("wsd-1", lrkit.warmup(lrkit.wsd(init=0.05, steps=46, decay_steps=10), warmup_steps=5), seed=1),
+    Run("wsd-1", lrkit.warmup(lrkit.wsd(init=0.05, steps=46, decay_steps=10), warmup_steps=5),
+        seed=1),
     Run("step-2", lrkit.step_decay(0.1, factor=0.5, every=10), seed=2),
 ]
 

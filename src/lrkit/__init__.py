@@ -47,7 +47,6 @@ from .schedules import Tanh as tanh
 from .schedules import TimeDecay as time_decay
 from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
-
 __all__ = [
     "REGISTRY", "Schedule", "Error", "SpecError", "PlateauState", "split_plateau",
     "parse", "load", "dumps", "from_dict", "Shape",

@@ -90,7 +90,7 @@ class Shape:
     ``none``). Construction refuses syntax errors, unknown schedules and bad
     parameters: it checks the text by binding every name to the trial value
     :data:`TRIAL` (1000), so a name must be valid at 1000 where it stands
-    (write a fraction such as ``pct=0.3`` as a number, not as a name). Two
+    (write a fraction such as ``up_frac=0.3`` as a number, not as a name). Two
     shapes are equal when their texts are.
 
     >>> from lrkit import Shape
@@ -375,7 +375,7 @@ def from_dict(data: Any) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.to_dict` output (or a spec string).
 
     >>> from lrkit import from_dict
-    >>> from_dict({"type": "cosine", "peak": 0.1, "steps": 100})
+    >>> from_dict({"type": "cosine", "init": 0.1, "steps": 100})
     cosine(init=0.1, steps=100)
     """
     if isinstance(data, str):

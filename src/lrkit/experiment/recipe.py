@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 #: the version of the run recipe; part of every run key (bump when training changes)
-RECIPE = 2
+RECIPE = 3
 
 #: The default schedules, as shapes: ``N`` is the run's total number of optimizer
 #: steps, ``P`` the peak being tried. The seed document's four (constant,
