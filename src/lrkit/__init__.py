@@ -17,7 +17,7 @@ True
 from typing import Any
 
 from .compose import Join, Repeat, Shift, Stretch, Warmup, join, warmup
-from .errors import Error
+from .errors import Error, InputError, InputTypeError
 from .plateau import Plateau, PlateauState, split_plateau
 from .schedule import REGISTRY, Constant, Schedule, clip, maximum, minimum
 from .schedules import (
@@ -66,8 +66,8 @@ shift = Shift
 stretch = Stretch
 
 __all__ = [
-    "REGISTRY", "Schedule", "Error", "SpecError", "Plateau", "PlateauState", "split_plateau",
-    "parse", "load", "dumps", "from_dict", "Shape",
+    "REGISTRY", "Schedule", "Error", "SpecError", "InputError", "InputTypeError",
+    "Plateau", "PlateauState", "split_plateau", "parse", "load", "dumps", "from_dict", "Shape",
     "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",
     "linear", "polynomial", "cosine", "cosine_restarts", "cyclic", "one_cycle",
     "interpolate", "inverse_sqrt", "tanh", "rex", "wsd", "plateau",

@@ -33,7 +33,7 @@ from typing import Any
 
 from . import _check
 from . import schedule as _schedule
-from .errors import SpecError, closest
+from .errors import InputError, InputTypeError, SpecError, closest
 from .schedule import REGISTRY, Schedule
 
 __all__ = ["SpecError", "NAMES", "TRIAL", "FILE_SUFFIXES", "parse", "Shape", "read", "load",
@@ -179,7 +179,7 @@ def _binding(names: Mapping[str, Any] | None) -> dict[str, float | int]:
     if names is None:
         return {}
     if not isinstance(names, Mapping):
-        raise TypeError(f"names must be a mapping of name -> number, got {names!r}")
+        raise InputTypeError(f"names must be a mapping of name -> number, got {names!r}")
     out: dict[str, float | int] = {}
     for key, value in names.items():
         if not isinstance(key, str) or not key.isidentifier():
@@ -432,7 +432,7 @@ def dumps(s: Schedule, fmt: str = "dsl") -> str:
         import yaml
 
         return str(yaml.safe_dump(s.to_dict(), sort_keys=False))
-    raise ValueError(f"format must be one of 'dsl', 'json', 'yaml', got {fmt!r}")
+    raise InputError(f"format must be one of 'dsl', 'json', 'yaml', got {fmt!r}")
 
 
 def as_schedule(x: Any, what: str = "schedule") -> Schedule:
@@ -447,4 +447,4 @@ def as_schedule(x: Any, what: str = "schedule") -> Schedule:
         return parse(x)
     if isinstance(x, Schedule) or _check.is_number(x):
         return _schedule.as_schedule(x, what)
-    raise TypeError(f"{what} must be an lrkit schedule, a number or a spec string, got {x!r}")
+    raise InputTypeError(f"{what} must be an lrkit schedule, a number or a spec string, got {x!r}")
