@@ -27,13 +27,14 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import _check
 from . import schedule as _schedule
-from .errors import InputError, InputTypeError, SpecError, closest
+from .errors import InputError, InputTypeError, SpecError, closest, shown
 from .schedule import REGISTRY, Schedule
 
 __all__ = ["SpecError", "NAMES", "TRIAL", "FILE_SUFFIXES", "parse", "Shape", "read", "load",
@@ -76,8 +77,8 @@ give it a number: names={'N': ...}, or --steps on the command line
     """
     if isinstance(text, Schedule):
         return text
-    src, tree = _syntax(text)
-    return _evaluate(src, tree, _free_names(tree), names)
+    src, tree, depth = _syntax(text)
+    return _evaluate(src, tree, depth, _free_names(tree), names)
 
 
 class Shape:
@@ -108,14 +109,15 @@ class Shape:
 'cosine(peak=P, steps=N, end=-1)' with N=1000, P=1000
     """
 
-    __slots__ = ("_text", "_tree", "_names")
+    __slots__ = ("_text", "_tree", "_depth", "_names")
 
     def __init__(self, text: str) -> None:
-        src, tree = _syntax(text)
+        src, tree, depth = _syntax(text)
         free = _free_names(tree)
-        _evaluate(src, tree, free, dict.fromkeys(free, TRIAL))
+        _evaluate(src, tree, depth, free, dict.fromkeys(free, TRIAL))
         self._text = src
         self._tree = tree
+        self._depth = depth
         self._names = free
 
     @property
@@ -132,7 +134,7 @@ class Shape:
         """The schedule with numbers for the names: ``bind(N=460, P=0.1)`` or
         ``bind({"N": 460, "P": 0.1})``; names the text does not use are ignored."""
         binding = {**names, **more} if names is not None else more
-        return _evaluate(self._text, self._tree, self._names, binding)
+        return _evaluate(self._text, self._tree, self._depth, self._names, binding)
 
     def __repr__(self) -> str:
         return f"Shape({self._text!r})"
@@ -149,19 +151,96 @@ class Shape:
         return Shape, (self._text,)
 
 
-def _syntax(text: Any) -> tuple[str, ast.Expression]:
-    """The stripped text and its tree; SpecError for a non-string, empty text or bad syntax."""
+MAX_DEPTH = 100
+"""How deeply a spec or a schedule dict may nest. In a spec every call, bracket and
+operator adds a level to what it holds (``0.1`` is 1 level, ``cosine(peak=0.1, steps=10)``
+2, a chain ``a + b + c`` 3); in the data form every mapping and list does. Deeper input is
+refused with a :class:`SpecError` before it is read, so reading it never recurses deeper
+than this (a long chain of pieces is written ``join(a, b, ...)``, one level)."""
+
+MAX_SIZE = 100_000
+"""The most characters in a spec, bytes in a schedule file, and values (numbers, strings,
+mappings, lists, counted as often as they occur) in a schedule dict."""
+
+def _syntax(text: Any) -> tuple[str, ast.Expression, int]:
+    """The stripped text, its tree and how deeply it nests (:func:`_depth`); SpecError
+    for a non-string, empty, too long, too deep or not encodable text, or bad syntax."""
     if not isinstance(text, str):
-        raise SpecError(f"a spec must be a string, got {text!r}")
+        raise SpecError(f"a spec must be a string, got {shown(text)}")
     src = text.strip()
     if not src:
         raise SpecError("empty spec; expected something like 'cosine(peak=0.1, steps=1000)'")
+    if len(src) > MAX_SIZE:
+        raise SpecError(f"spec of {len(src):,} characters is too long; a spec is at most "
+                        f"{MAX_SIZE:,} characters (lrkit.spec.MAX_SIZE)")
+    try:
+        src.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate, e.g. from a badly decoded argument
+        raise SpecError(f"character {src[e.start]!r} at column {e.start + 1} is not text "
+                        f"(a lone surrogate) in {shown(src)}") from None
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as e:
-        col = e.offset or 0
-        raise SpecError(f"cannot parse spec at column {col}: {e.msg} in {src!r}") from None
-    return src, tree
+        col = f"{e.offset or 0}" + (f" of line {e.lineno}" if (e.lineno or 1) > 1 else "")
+        raise SpecError(f"cannot parse spec at column {col}: {e.msg} in {shown(src)}") from None
+    except ValueError as e:  # Python 3.10: "source code string cannot contain null bytes"
+        raise SpecError(f"cannot parse spec: {e} in {shown(src)}") from None
+    except (RecursionError, MemoryError):  # Python's own parser gives up near 3,000 levels
+        raise SpecError(_too_deep(src, None)) from None
+    depth, node = _depth(tree)
+    if depth > MAX_DEPTH:
+        raise SpecError(_too_deep(src, node))
+    return src, tree, depth
+
+
+def _depth(tree: ast.Expression) -> tuple[int, ast.AST]:
+    """How deeply ``tree`` nests (walked iteratively) and its deepest node; the walk stops
+    at the first node deeper than :data:`MAX_DEPTH`. Numbers, names, strings and
+    ``constant(...)`` of those count as one level (a leaf), so that the spec ``repr``
+    writes for a schedule nests no deeper than the text it was read from."""
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    deepest: tuple[int, ast.AST] = (1, tree.body)
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest[0]:
+            deepest = (depth, node)
+            if depth > MAX_DEPTH:
+                break
+        if _leaf(node):
+            continue
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + 1 if isinstance(child, ast.expr) else depth))
+    return deepest
+
+
+def _leaf(node: ast.AST) -> bool:
+    """A number (``-1`` too), name or string, or a ``constant(...)`` call of those."""
+    if isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.operand, ast.Constant)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [*node.args, *(k.value for k in node.keywords)]
+        return node.func.id == _schedule.Constant.name and not any(
+            isinstance(a, ast.Call) or not _leaf(a) for a in args)
+    return False
+
+
+def _too_deep(src: str, node: ast.AST | None) -> str:
+    where = f" at column {_column(src, node)}" if node is not None else ""
+    return (f"spec nested more than {MAX_DEPTH} levels deep{where} (each call, bracket and "
+            f"operator adds a level: a + b + c is 3); a spec is at most {MAX_DEPTH} levels "
+            f"deep (lrkit.spec.MAX_DEPTH); write a long sequence as join(a, b, ...)")
+
+
+def _column(src: str, node: ast.AST) -> str:
+    """Where ``node`` starts: ``"7"`` (its column, counted in characters), or
+    ``"7 of line 2"`` in a text of several lines."""
+    line_no = getattr(node, "lineno", 1)
+    line = re.split(r"\r\n?|\n", src)[line_no - 1] if line_no > 1 else src
+    offset = getattr(node, "col_offset", 0)  # in UTF-8 bytes
+    col = len(line.encode("utf-8")[:offset].decode("utf-8", errors="ignore")) + 1
+    return f"{col} of line {line_no}" if line_no > 1 else str(col)
 
 
 def _free_names(tree: ast.Expression) -> frozenset[str]:
@@ -192,15 +271,29 @@ def _binding(names: Mapping[str, Any] | None) -> dict[str, float | int]:
     return out
 
 
-def _evaluate(src: str, tree: ast.Expression, free: frozenset[str],
+def _evaluate(src: str, tree: ast.Expression, depth: int, free: frozenset[str],
               names: Mapping[str, Any] | None) -> Schedule:
-    """The schedule ``tree`` (the tree of ``src``, with free names ``free``) describes."""
-    value = _Reader(src, free, _binding(names)).read(tree.body)
-    if not isinstance(value, Schedule):
-        if _check.is_number(value):
-            return _schedule.as_schedule(value)
-        raise SpecError(f"a spec must describe a schedule, got {value!r}")
-    return value
+    """The schedule ``tree`` (the tree of ``src``, ``depth`` levels deep, with free names
+    ``free``) describes.
+
+    Its spec (``repr``) is checked against the limits too, so that every schedule
+    :func:`parse` returns reads back: ``parse(repr(s)) == s``."""
+    reader = _Reader(src, free, _binding(names))
+    out = reader.schedule(tree.body)
+    written = repr(out)
+    if len(written) > MAX_SIZE:
+        raise reader.fail(tree.body, f"the schedule's spec (its repr) would be "
+                          f"{len(written):,} characters, over the limit of {MAX_SIZE:,} "
+                          "(lrkit.spec.MAX_SIZE)")
+    # the spec of a schedule nests no deeper than its text (see _depth): look again only
+    # near the limit, where a change in a writer could cross it
+    if depth > MAX_DEPTH - 10 and _depth(ast.parse(written, mode="eval"))[0] > MAX_DEPTH:
+        raise reader.fail(tree.body, f"the schedule's spec (its repr) would nest more than "
+                          f"{MAX_DEPTH} levels deep (lrkit.spec.MAX_DEPTH)")
+    return out
+
+
+_LARGEST = sys.float_info.max
 
 
 class _Reader:
@@ -211,21 +304,41 @@ class _Reader:
         self.names = names
         # a text with names is shown as written, with the numbers its names stood for
         bound = ", ".join(f"{n}={names[n]!r}" for n in sorted(free) if n in names)
-        self.where = (f" in {src!r}" + (f" with {bound}" if bound else "")) if free else ""
+        self.where = (f" in {shown(src)}" + (f" with {bound}" if bound else "")) if free else ""
 
     def fail(self, node: ast.AST, msg: str, hint: str = "") -> SpecError:
-        col = getattr(node, "col_offset", 0) + 1
-        return SpecError(f"{msg} at column {col}{self.where}{hint}")
+        return SpecError(f"{msg} at column {_column(self.src, node)}{self.where}{hint}")
+
+    def schedule(self, node: ast.expr) -> Schedule:
+        """The whole spec, a schedule (a number is a constant)."""
+        value = self.read(node)
+        if isinstance(value, Schedule):
+            return value
+        if not _check.is_number(value):
+            raise self.fail(node, f"a spec must describe a schedule, got {shown(value)}")
+        try:
+            return _schedule.as_schedule(value)
+        except (TypeError, ValueError) as e:
+            raise self.fail(node, constructor_error(_schedule.Constant.name, e)) from None
+
+    def number(self, node: ast.AST, value: Any) -> Any:
+        """``value`` (a literal, or the result of arithmetic on numbers), refused if it is an
+        integer a float cannot hold: every number of a spec is computed in float64."""
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST:
+            digits = len(str(abs(value)))  # at most 4300 (Python's limit for a literal)
+            raise self.fail(node, f"integer of {digits} digits is too large for a float; a "
+                            f"number in a spec is at most {_LARGEST!r} in size")
+        return value
 
     def read(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-                return node.value
-            raise self.fail(node, f"unsupported literal {node.value!r}")
+                return self.number(node, node.value)
+            raise self.fail(node, f"unsupported literal {shown(node.value)}")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             v = self.read(node.operand)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise self.fail(node, f"unary minus needs a number, got {v!r}")
+                raise self.fail(node, f"unary minus needs a number, got {shown(v)}")
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, (ast.Tuple, ast.List)):
             return tuple(self.read(e) for e in node.elts)
@@ -246,22 +359,25 @@ class _Reader:
         if isinstance(node, ast.Call):
             return self.call(node)
         snippet = ast.get_source_segment(self.src, node) or type(node).__name__
-        raise self.fail(node, f"unsupported syntax {snippet!r}")
+        raise self.fail(node, f"unsupported syntax {shown(snippet)}")
 
     def binop(self, node: ast.BinOp) -> Any:
         left, right = self.read(node.left), self.read(node.right)
         for v in (left, right):
             if not (isinstance(v, Schedule) or _check.is_number(v)):
-                raise self.fail(node, f"{v!r} cannot be an operand; use schedules and numbers")
+                raise self.fail(node, f"{shown(v)} cannot be an operand; use schedules and "
+                                "numbers")
         nums = _check.is_number(left) and _check.is_number(right)
         core = _schedule.as_schedule
         try:
             if isinstance(node.op, ast.Mult):
-                return left * right if nums else core(left) * core(right)
+                return self.number(node, left * right) if nums else core(left) * core(right)
             if isinstance(node.op, ast.Add):
-                return left + right if nums else core(left) + core(right)
+                return self.number(node, left + right) if nums else core(left) + core(right)
             if isinstance(node.op, ast.Div):
                 return left / right if nums else core(left) / right
+        except SpecError:
+            raise
         except (TypeError, ValueError, ZeroDivisionError) as e:
             raise self.fail(node, str(e)) from None
         op = type(node.op).__name__
