@@ -453,59 +453,189 @@ def load(path: str | Path, names: Mapping[str, float] | None = None) -> Schedule
 
     The file holds a schedule dict (:meth:`lrkit.Schedule.to_dict`), a
     ``{"schedule": ...}`` mapping, or a spec string (whose names ``names``
-    bind, as in :func:`parse`).
+    bind, as in :func:`parse`). It is read within limits, and anything else is
+    a :class:`SpecError` naming the file: at most :data:`MAX_SIZE` bytes of
+    UTF-8 text, nested at most :data:`MAX_DEPTH` levels; YAML anchors may
+    appear but aliases (``*name``) are refused, so a few bytes cannot expand
+    into a huge document.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"load: path must be a str or a path, got {shown(path)}")
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"schedule file {str(p)!r} does not exist")
-    text = p.read_text(encoding="utf-8")
+    where = f"schedule file {shown(str(p))}"
     suffix = p.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise SpecError(f"{where}: unknown extension {suffix!r}; use .json, .yaml, .yml or .toml")
+    text = _read_text(p, where)
+    invalid: tuple[type[Exception], ...] = (ValueError, *_yaml_errors())
     try:
         if suffix == ".json":
             data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
         elif suffix == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # pragma: no cover - Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text)
+            data = _toml().loads(text)
         else:
-            raise SpecError(
-                f"schedule file {str(p)!r}: unknown extension {suffix!r}; "
-                "use .json, .yaml, .yml or .toml"
-            )
-    except SpecError:
-        raise
-    except Exception as e:  # the parsers' own error types differ
-        raise SpecError(f"schedule file {str(p)!r} is not valid {suffix[1:]}: {e}") from None
+            data = _yaml_load(text)
+    except SpecError as e:
+        raise SpecError(f"{where}: {e}") from None
+    except RecursionError:  # the JSON and TOML parsers recurse per level (near 1,000)
+        raise SpecError(f"{where} is nested more than {MAX_DEPTH} levels deep; a schedule "
+                        f"file is at most {MAX_DEPTH} levels deep (lrkit.spec.MAX_DEPTH)") from None
+    except invalid as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors; YAMLError
+        msg = " ".join(str(e).split())  # PyYAML's messages span lines
+        raise SpecError(f"{where} is not valid {suffix[1:]}: {msg}") from None
     if isinstance(data, dict) and "schedule" in data and "type" not in data:
         data = data["schedule"]
-    return parse(data, names) if isinstance(data, str) else from_dict(data)
+    try:
+        return parse(data, names) if isinstance(data, str) else from_dict(data)
+    except SpecError as e:
+        raise SpecError(f"{where}: {e}") from None
+
+
+def _read_text(p: Path, where: str) -> str:
+    """The file's text: at most :data:`MAX_SIZE` bytes of UTF-8 (a leading BOM dropped)."""
+    if not p.exists():
+        raise SpecError(f"{where} does not exist")
+    if not p.is_file():
+        raise SpecError(f"{where} is not a file")
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_SIZE + 1)
+    except OSError as e:
+        raise SpecError(f"{where} cannot be read: {e.strerror or e}") from None
+    if len(raw) > MAX_SIZE:
+        raise SpecError(f"{where} is larger than {MAX_SIZE:,} bytes; a schedule file is at "
+                        f"most {MAX_SIZE:,} bytes (lrkit.spec.MAX_SIZE)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{where} is not UTF-8 text: byte 0x{raw[e.start]:02x} at offset "
+                        f"{e.start} cannot be decoded ({e.reason})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _toml() -> Any:
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def _yaml_errors() -> tuple[type[Exception], ...]:
+    """PyYAML's error base, when PyYAML is installed."""
+    try:
+        import yaml
+    except ImportError:
+        return ()
+    return (yaml.YAMLError,)
+
+
+def _yaml_load(text: str) -> Any:
+    """``yaml.safe_load(text)`` (with LibYAML when PyYAML has it), after one pass over the
+    parser's events (iterative) that refuses aliases and nesting deeper than
+    :data:`MAX_DEPTH` (SpecError, with the line and column)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            continue
+        mark = event.start_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}"
+        if isinstance(event, yaml.AliasEvent):
+            raise SpecError(f"YAML alias *{event.anchor} at {at}: aliases are not supported "
+                            "in a schedule file (they can expand a few bytes into a huge "
+                            "document); write the value out")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(f"nested more than {MAX_DEPTH} levels deep at {at}; a schedule "
+                                f"file is at most {MAX_DEPTH} levels deep (lrkit.spec.MAX_DEPTH)")
+    return yaml.load(text, Loader=loader)  # a safe loader: no Python tags
+
+
+MAX_VALUES = 1_000_000
+"""The most values a schedule dict given to :func:`from_dict` may hold: every mapping,
+list, number and string, counted as often as it occurs (a dict that refers to the same
+dict twice counts it twice)."""
 
 
 def from_dict(data: Any) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.to_dict` output (or a spec string).
 
+    The data is checked before it is read (iteratively): mappings and lists nested
+    at most :data:`MAX_DEPTH` levels, at most :data:`MAX_VALUES` values, string
+    keys, integers a float can hold; anything else is a :class:`SpecError`.
+
     >>> from lrkit import from_dict
     >>> from_dict({"type": "cosine", "peak": 0.1, "steps": 100})
     cosine(peak=0.1, steps=100)
+    >>> from_dict({"type": ["cosine"]})
+    Traceback (most recent call last):
+    ...
+    lrkit.SpecError: 'type' must be a schedule name (a string), got ['cosine']
     """
     if isinstance(data, str):
         return parse(data)
     if isinstance(data, Schedule):
         return data
+    _check_data(data)
+    return _build(data)
+
+
+def _check_data(data: Any) -> None:
+    """SpecError unless ``data`` is within the limits of :func:`from_dict` (walked with a
+    stack, so a deep or self-referring value cannot exhaust Python's recursion)."""
+    count = 0
+    # (value, depth, where): where is (key, parent's where), a path built only on error
+    stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(data, 1, None)]
+    while stack:
+        v, depth, where = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise SpecError(f"schedule dict holds more than {MAX_VALUES:,} values (each "
+                            "counted as often as it occurs); the limit is lrkit.spec.MAX_VALUES")
+        if isinstance(v, (dict, list, tuple)):
+            if depth > MAX_DEPTH:
+                raise SpecError(f"schedule dict nested more than {MAX_DEPTH} levels deep "
+                                f"{_path(where)}; the limit is {MAX_DEPTH} (lrkit.spec.MAX_DEPTH)")
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            for key, x in items:
+                if isinstance(v, dict) and not isinstance(key, str):
+                    raise SpecError(f"keys of a schedule dict must be strings, got "
+                                    f"{shown(key)} {_path(where)}")
+                stack.append((x, depth + 1, (key, where)))
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > _LARGEST:
+            raise SpecError(f"{shown(v)} {_path(where)} is too large for a float; a number "
+                            f"in a schedule is at most {_LARGEST!r} in size")
+
+
+def _path(where: tuple[Any, ...] | None) -> str:
+    """``at schedule['left'][0]`` for the link chain ``(0, ('left', None))``."""
+    keys: list[Any] = []
+    while where is not None:
+        keys.append(where[0])
+        where = where[1]
+    parts = [f"[{shown(k)}]" for k in reversed(keys)]
+    if len(parts) > 10:
+        parts = [*parts[:5], f"...({len(parts) - 10} more)...", *parts[-5:]]
+    return "at " + "".join(parts) if parts else "at the top"
+
+
+def _build(data: Any) -> Schedule:
+    """The schedule of ``data``, a value :func:`_check_data` accepted."""
     if not isinstance(data, dict):
-        raise SpecError(f"a schedule dict needs a mapping with a 'type' key, got {data!r}")
+        raise SpecError(f"a schedule dict needs a mapping with a 'type' key, got {shown(data)}")
     if "type" not in data:
-        raise SpecError(f"a schedule dict needs a 'type' key, got keys {sorted(data)!r}")
+        raise SpecError(f"a schedule dict needs a 'type' key, got keys {shown(sorted(data))}")
     kind = data["type"]
+    if not isinstance(kind, str):
+        raise SpecError(f"'type' must be a schedule name (a string), got {shown(kind)}")
     cls = REGISTRY.get(kind)
     if cls is None:
-        raise SpecError(f"unknown schedule type {kind!r}{closest(str(kind), REGISTRY)}")
+        raise SpecError(f"unknown schedule type {shown(kind)}{closest(kind, REGISTRY)}")
     names = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for key, v in data.items():
@@ -513,7 +643,7 @@ def from_dict(data: Any) -> Schedule:
             continue
         if key not in names:
             raise SpecError(
-                f"{kind}: unknown parameter {key!r}{closest(key, names)}; "
+                f"{kind}: unknown parameter {shown(key)}{closest(key, names)}; "
                 f"valid: {', '.join(names)}"
             )
         kwargs[key] = _from_data(v)
@@ -532,7 +662,7 @@ def constructor_error(name: str, e: Exception) -> str:
 
 def _from_data(v: Any) -> Any:
     if isinstance(v, dict) and "type" in v:
-        return from_dict(v)
+        return _build(v)
     if isinstance(v, list):
         return tuple(_from_data(x) for x in v)
     return v
