@@ -28,6 +28,7 @@ import math
 import os
 import re
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -154,13 +155,16 @@ class Shape:
 MAX_DEPTH = 100
 """How deeply a spec or a schedule dict may nest. In a spec every call, bracket and
 operator adds a level to what it holds (``0.1`` is 1 level, ``cosine(peak=0.1, steps=10)``
-2, a chain ``a + b + c`` 3); in the data form every mapping and list does. Deeper input is
+2, a chain ``a + b + c`` 3); in the data form every mapping does, and every list in a
+list (a list that is a field's value is part of its mapping's level). A schedule's dict
+(:meth:`~lrkit.Schedule.to_dict`) nests no deeper than its spec. Deeper input is
 refused with a :class:`SpecError` before it is read, so reading it never recurses deeper
 than this (a long chain of pieces is written ``join(a, b, ...)``, one level)."""
 
 MAX_SIZE = 100_000
-"""The most characters in a spec, bytes in a schedule file, and values (numbers, strings,
-mappings, lists, counted as often as they occur) in a schedule dict."""
+"""The most characters in a spec and bytes in a schedule file (:data:`MAX_VALUES` bounds
+the data form)."""
+
 
 def _syntax(text: Any) -> tuple[str, ast.Expression, int]:
     """The stripped text, its tree and how deeply it nests (:func:`_depth`); SpecError
@@ -179,7 +183,9 @@ def _syntax(text: Any) -> tuple[str, ast.Expression, int]:
         raise SpecError(f"character {src[e.start]!r} at column {e.start + 1} is not text "
                         f"(a lone surrogate) in {shown(src)}") from None
     try:
-        tree = ast.parse(src, mode="eval")
+        with warnings.catch_warnings():  # "invalid decimal literal" and the like: errors
+            warnings.simplefilter("ignore")  # below, or harmless; never a line on stderr
+            tree = ast.parse(src, mode="eval")
     except SyntaxError as e:
         col = f"{e.offset or 0}" + (f" of line {e.lineno}" if (e.lineno or 1) > 1 else "")
         raise SpecError(f"cannot parse spec at column {col}: {e.msg} in {shown(src)}") from None
@@ -280,17 +286,25 @@ def _evaluate(src: str, tree: ast.Expression, depth: int, free: frozenset[str],
     :func:`parse` returns reads back: ``parse(repr(s)) == s``."""
     reader = _Reader(src, free, _binding(names))
     out = reader.schedule(tree.body)
-    written = repr(out)
-    if len(written) > MAX_SIZE:
-        raise reader.fail(tree.body, f"the schedule's spec (its repr) would be "
-                          f"{len(written):,} characters, over the limit of {MAX_SIZE:,} "
-                          "(lrkit.spec.MAX_SIZE)")
-    # the spec of a schedule nests no deeper than its text (see _depth): look again only
-    # near the limit, where a change in a writer could cross it
-    if depth > MAX_DEPTH - 10 and _depth(ast.parse(written, mode="eval"))[0] > MAX_DEPTH:
-        raise reader.fail(tree.body, f"the schedule's spec (its repr) would nest more than "
-                          f"{MAX_DEPTH} levels deep (lrkit.spec.MAX_DEPTH)")
+    why = _unwritable(out, depth)
+    if why:
+        raise reader.fail(tree.body, why)
     return out
+
+
+def _unwritable(s: Schedule, depth: int) -> str:
+    """Why the spec of ``s`` (its repr), read from input ``depth`` levels deep, would be
+    over the limits of a spec, or ``""``. The spec nests at most two levels deeper than
+    the input (see :func:`_depth` and :data:`MAX_DEPTH`): it is parsed again only near
+    the limit."""
+    written = repr(s)
+    if len(written) > MAX_SIZE:
+        return (f"the schedule's spec (its repr) would be {len(written):,} characters, over "
+                f"the limit of {MAX_SIZE:,} (lrkit.spec.MAX_SIZE)")
+    if depth > MAX_DEPTH - 10 and _depth(ast.parse(written, mode="eval"))[0] > MAX_DEPTH:
+        return (f"the schedule's spec (its repr) would nest more than {MAX_DEPTH} levels "
+                "deep (lrkit.spec.MAX_DEPTH)")
+    return ""
 
 
 _LARGEST = sys.float_info.max
@@ -556,7 +570,7 @@ def _yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=loader)  # a safe loader: no Python tags
 
 
-MAX_VALUES = 1_000_000
+MAX_VALUES = 100_000
 """The most values a schedule dict given to :func:`from_dict` may hold: every mapping,
 list, number and string, counted as often as it occurs (a dict that refers to the same
 dict twice counts it twice)."""
@@ -567,7 +581,9 @@ def from_dict(data: Any) -> Schedule:
 
     The data is checked before it is read (iteratively): mappings and lists nested
     at most :data:`MAX_DEPTH` levels, at most :data:`MAX_VALUES` values, string
-    keys, integers a float can hold; anything else is a :class:`SpecError`.
+    keys, integers a float can hold; anything else is a :class:`SpecError`. So is a
+    schedule whose spec (``repr``) would be over the limits of :func:`parse`: what
+    ``from_dict`` returns reads back, ``parse(repr(s)) == s``.
 
     >>> from lrkit import from_dict
     >>> from_dict({"type": "cosine", "peak": 0.1, "steps": 100})
@@ -581,14 +597,19 @@ def from_dict(data: Any) -> Schedule:
         return parse(data)
     if isinstance(data, Schedule):
         return data
-    _check_data(data)
-    return _build(data)
+    depth = _check_data(data)
+    out = _build(data)
+    why = _unwritable(out, depth)
+    if why:
+        raise SpecError(why)
+    return out
 
 
-def _check_data(data: Any) -> None:
-    """SpecError unless ``data`` is within the limits of :func:`from_dict` (walked with a
-    stack, so a deep or self-referring value cannot exhaust Python's recursion)."""
-    count = 0
+def _check_data(data: Any) -> int:
+    """How deeply ``data`` nests; SpecError unless it is within the limits of
+    :func:`from_dict` (walked with a stack, so a deep or self-referring value cannot
+    exhaust Python's recursion)."""
+    count = deepest = 0
     # (value, depth, where): where is (key, parent's where), a path built only on error
     stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(data, 1, None)]
     while stack:
@@ -598,6 +619,7 @@ def _check_data(data: Any) -> None:
             raise SpecError(f"schedule dict holds more than {MAX_VALUES:,} values (each "
                             "counted as often as it occurs); the limit is lrkit.spec.MAX_VALUES")
         if isinstance(v, (dict, list, tuple)):
+            deepest = max(deepest, depth)
             if depth > MAX_DEPTH:
                 raise SpecError(f"schedule dict nested more than {MAX_DEPTH} levels deep "
                                 f"{_path(where)}; the limit is {MAX_DEPTH} (lrkit.spec.MAX_DEPTH)")
@@ -606,10 +628,13 @@ def _check_data(data: Any) -> None:
                 if isinstance(v, dict) and not isinstance(key, str):
                     raise SpecError(f"keys of a schedule dict must be strings, got "
                                     f"{shown(key)} {_path(where)}")
-                stack.append((x, depth + 1, (key, where)))
+                # a field's list is part of its mapping's level (join's pieces, knots)
+                inner = depth if isinstance(v, dict) and isinstance(x, list) else depth + 1
+                stack.append((x, inner, (key, where)))
         elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > _LARGEST:
             raise SpecError(f"{shown(v)} {_path(where)} is too large for a float; a number "
                             f"in a schedule is at most {_LARGEST!r} in size")
+    return deepest
 
 
 def _path(where: tuple[Any, ...] | None) -> str:
