@@ -16,6 +16,10 @@ schedule is a spec, and ``parse(repr(s)) == s``.
 * :func:`as_schedule` takes a schedule, a number or a spec string: the user input
   that the adapters and the command line accept. The core (:mod:`lrkit.schedule`)
   never reads text and never imports this module.
+
+Every reader works within limits (:data:`MAX_SIZE`, :data:`MAX_DEPTH`, :data:`MAX_VALUES`)
+checked without recursion before anything is read, and raises nothing but
+:class:`SpecError` for bad text, data or files (docs/guarantees.md).
 """
 
 from __future__ import annotations
