@@ -122,5 +122,5 @@ def test_a_real_bad_spec_file_is_one_line_exit_2(capsys, tmp_path):
     assert code == 2 and err.startswith("lrkit: error: spec nested more than 100 levels deep")
     code, err = cli(capsys, "values", "1" + "0" * 400 + "/1", "--steps", "3")
     assert (code, err) == (2, "lrkit: error: integer of 401 digits is too large for a float; "
-                              "a number in a spec is at most 1.7976931348623157e+308 in size "
+                              "a number in a schedule is at most 1.7976931348623157e+308 "
                               "at column 1\n")

@@ -93,16 +93,16 @@ def nested_json(levels: int) -> str:
     ("deep.json", nested_json(500),
      "{file}: schedule dict nested more than 100 levels deep at ['schedule']['schedule']"
      "['schedule']['schedule']['schedule']...(90 more)...['schedule']['schedule']['schedule']"
-     "['schedule']['schedule']; the limit is 100 (lrkit.spec.MAX_DEPTH)"),
+     "['schedule']['schedule']; the limit is 100 levels (lrkit.spec.MAX_DEPTH)"),
     ("deeper.json", "[" * 50_000 + "]" * 50_000,
-     "{file} is nested more than 100 levels deep; a schedule file is at most 100 levels deep "
+     "{file} is nested more than 100 levels deep; the limit is 100 levels "
      "(lrkit.spec.MAX_DEPTH)"),
     ("deep.toml", "a = " + "[" * 20_000 + "]" * 20_000,
-     "{file} is nested more than 100 levels deep; a schedule file is at most 100 levels deep "
+     "{file} is nested more than 100 levels deep; the limit is 100 levels "
      "(lrkit.spec.MAX_DEPTH)"),
     ("deep.yaml", "a: " + "[" * 101 + "]" * 101,
-     "{file}: nested more than 100 levels deep at line 1, column 103; a schedule file is at "
-     "most 100 levels deep (lrkit.spec.MAX_DEPTH)"),
+     "{file}: YAML nested more than 100 levels deep at line 1, column 103; the limit is 100 "
+     "levels (lrkit.spec.MAX_DEPTH)"),
     ("big.json", " " * MAX_SIZE + "{}",
      "{file} is larger than 100,000 bytes; a schedule file is at most 100,000 bytes "
      "(lrkit.spec.MAX_SIZE)"),
@@ -112,7 +112,7 @@ def nested_json(levels: int) -> str:
      "{file}: keys of a schedule dict must be strings, got 1 at the top"),
     ("huge.yaml", "type: constant\nvalue: 1" + "0" * 400,
      "{file}: an integer of about 401 digits at ['value'] is too large for a float; a number "
-     "in a schedule is at most 1.7976931348623157e+308 in size"),
+     "in a schedule is at most 1.7976931348623157e+308"),
     ("bad.json", b'{"type": "constant", "value": 0.1\xff}',
      "{file} is not UTF-8 text: byte 0xff at offset 33 cannot be decoded (invalid start byte)"),
     ("bom.json", "\ufeff" + json.dumps({"type": "constant", "value": 0.1}), None),
@@ -133,15 +133,15 @@ def test_schedule_files_are_read_within_limits(tmp_path, name, content, message)
 @pytest.mark.parametrize(("text", "message"), [
     ("+".join(["0.001"] * 600),
      "spec nested more than 100 levels deep at column 3001 (each call, bracket and operator "
-     "adds a level: a + b + c is 3); a spec is at most 100 levels deep (lrkit.spec.MAX_DEPTH); "
+     "adds a level: a + b + c is 3); the limit is 100 levels (lrkit.spec.MAX_DEPTH); "
      "write a long sequence as join(a, b, ...)"),
     ("+".join(["0.001"] * 5000),  # Python's own parser gives up: no column then
      "spec nested more than 100 levels deep (each call, bracket and operator adds a level: "
-     "a + b + c is 3); a spec is at most 100 levels deep (lrkit.spec.MAX_DEPTH); write a long "
+     "a + b + c is 3); the limit is 100 levels (lrkit.spec.MAX_DEPTH); write a long "
      "sequence as join(a, b, ...)"),
     ("1" + "0" * 400 + "/1",
-     "integer of 401 digits is too large for a float; a number in a spec is at most "
-     "1.7976931348623157e+308 in size at column 1"),
+     "integer of 401 digits is too large for a float; a number in a schedule is at most "
+     "1.7976931348623157e+308 at column 1"),
     ("inf", "constant: value must be finite, got inf at column 1"),
     ("-1", "constant: value must be >= 0, got -1 at column 1"),
     ("1e308*10", "constant: value must be finite, got inf at column 1"),

@@ -238,9 +238,14 @@ def _leaf(node: ast.AST) -> bool:
 
 def _too_deep(src: str, node: ast.AST | None) -> str:
     where = f" at column {_column(src, node)}" if node is not None else ""
-    return (f"spec nested more than {MAX_DEPTH} levels deep{where} (each call, bracket and "
-            f"operator adds a level: a + b + c is 3); a spec is at most {MAX_DEPTH} levels "
-            f"deep (lrkit.spec.MAX_DEPTH); write a long sequence as join(a, b, ...)")
+    return (_deeper("spec", where, " (each call, bracket and operator adds a level: a + b + c "
+                    "is 3)") + "; write a long sequence as join(a, b, ...)")
+
+
+def _deeper(what: str, where: str = "", why: str = "") -> str:
+    """The message for ``what`` nested more than :data:`MAX_DEPTH` levels deep."""
+    return (f"{what} nested more than {MAX_DEPTH} levels deep{where}{why}; the limit is "
+            f"{MAX_DEPTH} levels (lrkit.spec.MAX_DEPTH)")
 
 
 def _column(src: str, node: ast.AST) -> str:
@@ -306,12 +311,17 @@ def _unwritable(s: Schedule, depth: int) -> str:
         return (f"the schedule's spec (its repr) would be {len(written):,} characters, over "
                 f"the limit of {MAX_SIZE:,} (lrkit.spec.MAX_SIZE)")
     if depth > MAX_DEPTH - 10 and _depth(ast.parse(written, mode="eval"))[0] > MAX_DEPTH:
-        return (f"the schedule's spec (its repr) would nest more than {MAX_DEPTH} levels "
-                "deep (lrkit.spec.MAX_DEPTH)")
+        return _deeper("the schedule's spec (its repr) would be")
     return ""
 
 
 _LARGEST = sys.float_info.max
+_TOO_LARGE = f"is too large for a float; a number in a schedule is at most {_LARGEST!r}"
+
+
+def _too_large(value: Any) -> bool:
+    """An integer a float cannot hold (every number of a schedule is computed in float64)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST
 
 
 class _Reader:
@@ -342,10 +352,9 @@ class _Reader:
     def number(self, node: ast.AST, value: Any) -> Any:
         """``value`` (a literal, or the result of arithmetic on numbers), refused if it is an
         integer a float cannot hold: every number of a spec is computed in float64."""
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST:
+        if _too_large(value):
             digits = len(str(abs(value)))  # at most 4300 (Python's limit for a literal)
-            raise self.fail(node, f"integer of {digits} digits is too large for a float; a "
-                            f"number in a spec is at most {_LARGEST!r} in size")
+            raise self.fail(node, f"integer of {digits} digits {_TOO_LARGE}")
         return value
 
     def read(self, node: ast.AST) -> Any:
@@ -496,8 +505,7 @@ def load(path: str | Path, names: Mapping[str, float] | None = None) -> Schedule
     except SpecError as e:
         raise SpecError(f"{where}: {e}") from None
     except RecursionError:  # the JSON and TOML parsers recurse per level (near 1,000)
-        raise SpecError(f"{where} is nested more than {MAX_DEPTH} levels deep; a schedule "
-                        f"file is at most {MAX_DEPTH} levels deep (lrkit.spec.MAX_DEPTH)") from None
+        raise SpecError(_deeper(f"{where} is")) from None
     except invalid as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors; YAMLError
         msg = " ".join(str(e).split())  # PyYAML's messages span lines
         raise SpecError(f"{where} is not valid {suffix[1:]}: {msg}") from None
@@ -569,8 +577,7 @@ def _yaml_load(text: str) -> Any:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise SpecError(f"nested more than {MAX_DEPTH} levels deep at {at}; a schedule "
-                                f"file is at most {MAX_DEPTH} levels deep (lrkit.spec.MAX_DEPTH)")
+                raise SpecError(_deeper("YAML", f" at {at}"))
     return yaml.load(text, Loader=loader)  # a safe loader: no Python tags
 
 
@@ -625,8 +632,7 @@ def _check_data(data: Any) -> int:
         if isinstance(v, (dict, list, tuple)):
             deepest = max(deepest, depth)
             if depth > MAX_DEPTH:
-                raise SpecError(f"schedule dict nested more than {MAX_DEPTH} levels deep "
-                                f"{_path(where)}; the limit is {MAX_DEPTH} (lrkit.spec.MAX_DEPTH)")
+                raise SpecError(_deeper("schedule dict", f" {_path(where)}"))
             items = v.items() if isinstance(v, dict) else enumerate(v)
             for key, x in items:
                 if isinstance(v, dict) and not isinstance(key, str):
@@ -635,9 +641,8 @@ def _check_data(data: Any) -> int:
                 # a field's list is part of its mapping's level (join's pieces, knots)
                 inner = depth if isinstance(v, dict) and isinstance(x, list) else depth + 1
                 stack.append((x, inner, (key, where)))
-        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > _LARGEST:
-            raise SpecError(f"{shown(v)} {_path(where)} is too large for a float; a number "
-                            f"in a schedule is at most {_LARGEST!r} in size")
+        elif _too_large(v):
+            raise SpecError(f"{shown(v)} {_path(where)} {_TOO_LARGE}")
     return deepest
 
 
