@@ -35,7 +35,7 @@ INTERNAL_ERROR_EXIT = 1
 DEBUG_VARIABLE = "LRKIT_DEBUG"
 """Set it (to anything but ``0`` or nothing) to print the traceback of every error."""
 
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EPIPE}
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EPIPE, getattr(errno, "EDQUOT", errno.ENOSPC)}
 """OSErrors that are about the machine, not lrkit, even when they name no path."""
 
 
