@@ -167,7 +167,7 @@ def test_a_shape_without_names_binds_to_its_schedule():
     # the trial value 1000 is not a fraction: a name cannot stand where only one is valid
     ("one_cycle(peak=P, steps=N, up_frac=F)", "one_cycle: up_frac must be in (0, 1), got 1000 at "
      "column 1 in 'one_cycle(peak=P, steps=N, up_frac=F)' with F=1000, N=1000, P=1000"),
-    ("'cos'", "a spec must describe a schedule, got 'cos'"),
+    ("'cos'", "a spec must describe a schedule, got 'cos' at column 1"),
     ("", "empty spec; expected something like 'cosine(0.1, steps=1000)'"),
     (460, "a spec must be a string, got 460"),
 ])

@@ -204,7 +204,7 @@ def test_from_dict_errors():
     ("cosine(init=0.1, steps=0)", r"cosine: steps must be > 0, got 0"),
     ("cosine(init=True, steps=10)", r"cosine: init must be a number, got True"),
     ("cosine(init=0.1, steps=1e999)", r"cosine: steps must be finite, got inf"),
-    ("cosine(init=0.1, steps=1" + "0" * 400 + ")", r"cosine: steps must be finite"),
+    ("cosine(init=0.1, steps=1" + "0" * 400 + ")", r"integer of 401 digits is too large for a float"),
     ("cosine(**{'init': 1})", r"\*\* is not supported"),
     ("cosine(init=0.1, steps=10) / 0", r"divisor must be > 0, got 0"),
     ("1 / 0", r"division by zero"),

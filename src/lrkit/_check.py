@@ -1,14 +1,26 @@
 """Argument checks shared by every constructor.
 
 Each check names the schedule, the parameter, the value and what would be
-valid, e.g. ``cosine: steps must be a positive number, got 0``.
+valid, e.g. ``cosine: steps must be > 0, got 0``. A bad value raises
+:class:`lrkit.errors.InputError` (a ``ValueError``), a value of the wrong type
+:class:`lrkit.errors.InputTypeError` (a ``TypeError``); values are shown with
+:func:`lrkit.errors.shown`, so a huge value still makes a short message.
+
+>>> from lrkit import _check
+>>> _check.positive("cosine", "steps", 0)
+Traceback (most recent call last):
+...
+lrkit.InputError: cosine: steps must be > 0, got 0
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from .errors import InputError, InputTypeError, shown
 
 
 def is_number(x: Any) -> bool:
@@ -31,28 +43,28 @@ def number(owner: str, name: str, value: Any) -> float | int:
     """A finite real number (``bool`` is refused); NumPy scalars become Python numbers."""
     value = _builtin(value)
     if not is_number(value):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
+        raise InputTypeError(f"{owner}: {name} must be a number, got {shown(value)}")
     out: float | int = value
     try:
         finite = math.isfinite(out)
     except OverflowError:  # an int too large for a float
         finite = False
     if not finite:
-        raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
+        raise InputError(f"{owner}: {name} must be finite, got {shown(value)}")
     return out
 
 
 def nonneg(owner: str, name: str, value: Any) -> float | int:
     x = number(owner, name, value)
     if x < 0:
-        raise ValueError(f"{owner}: {name} must be >= 0, got {x!r}")
+        raise InputError(f"{owner}: {name} must be >= 0, got {shown(x)}")
     return x
 
 
 def positive(owner: str, name: str, value: Any) -> float | int:
     x = number(owner, name, value)
     if x <= 0:
-        raise ValueError(f"{owner}: {name} must be > 0, got {x!r}")
+        raise InputError(f"{owner}: {name} must be > 0, got {shown(x)}")
     return x
 
 
@@ -64,33 +76,37 @@ def between(owner: str, name: str, value: Any, low: float, high: float,
     if bad_low or bad_high:
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
-        raise ValueError(f"{owner}: {name} must be in {lo}{low}, {high}{hi}, got {x!r}")
+        raise InputError(f"{owner}: {name} must be in {lo}{low}, {high}{hi}, got {shown(x)}")
     return x
 
 
 def integer(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    """An integer ``>= minimum``: an ``int``, a NumPy integer or a whole ``float`` (``2.0``),
-    returned as an ``int``; ``bool`` is refused."""
+    """An integer ``>= minimum`` that a float can hold (at most ``sys.float_info.max``,
+    since formulas compute in float64): an ``int``, a NumPy integer or a whole ``float``
+    (``2.0``), returned as an ``int``; ``bool`` is refused."""
     value = _builtin(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    what = f"{owner}: {name} must be an integer >= {minimum}"
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+        raise InputTypeError(f"{what}, got {shown(value)}")
     if value < minimum:
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"{what}, got {shown(value)}")
+    if value > sys.float_info.max:
+        raise InputError(f"{what} and at most {sys.float_info.max!r}, got {shown(value)}")
     return value
 
 
 def choice(owner: str, name: str, value: Any, options: Sequence[str]) -> str:
     if value not in options:
         valid = ", ".join(repr(o) for o in options)
-        raise ValueError(f"{owner}: {name} must be one of {valid}, got {value!r}")
+        raise InputError(f"{owner}: {name} must be one of {valid}, got {shown(value)}")
     return str(value)
 
 
 def flag(owner: str, name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
+        raise InputTypeError(f"{owner}: {name} must be True or False, got {shown(value)}")
     return value
 
 
@@ -98,11 +114,12 @@ def numbers(owner: str, name: str, values: Any, check: Any = nonneg,
             min_len: int = 0) -> tuple[float | int, ...]:
     """A sequence of numbers, each passed through ``check``; stored as a tuple."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"{owner}: {name} must be a sequence of numbers, got {values!r}")
+        raise InputTypeError(
+            f"{owner}: {name} must be a sequence of numbers, got {shown(values)}")
     out = tuple(check(owner, f"{name}[{i}]", v) for i, v in enumerate(values))
     if len(out) < min_len:
-        raise ValueError(
-            f"{owner}: {name} must have at least {min_len} element(s), got {list(out)!r}"
+        raise InputError(
+            f"{owner}: {name} must have at least {min_len} element(s), got {shown(list(out))}"
         )
     return out
 
@@ -111,4 +128,4 @@ def increasing(owner: str, name: str, values: Sequence[float], strict: bool = Fa
     for i in range(1, len(values)):
         if values[i] < values[i - 1] or (strict and values[i] == values[i - 1]):
             kind = "strictly increasing" if strict else "non-decreasing"
-            raise ValueError(f"{owner}: {name} must be {kind}, got {list(values)!r}")
+            raise InputError(f"{owner}: {name} must be {kind}, got {shown(list(values))}")

@@ -1,23 +1,35 @@
 """lrkit's errors, in a leaf module (it imports nothing of lrkit).
 
-:class:`Error` is the base of the errors lrkit defines; a bad argument to a
-constructor is a plain ``ValueError`` or ``TypeError`` (naming the schedule,
-the parameter and the value), as in Python itself. :class:`SpecError` (a
-spec or schedule file that cannot be read) is both an ``Error`` and a
-``ValueError``. Both are shown and pickled as ``lrkit.Error`` and
-``lrkit.SpecError``, their public names.
+Every error lrkit raises for bad input is an :class:`Error`; anything else
+that escapes lrkit is a bug. The classes also derive from the built-in
+error a Python user expects, so that ``except ValueError`` keeps working:
 
->>> from lrkit.errors import closest
+* :class:`SpecError` (``Error``, ``ValueError``): a spec, a schedule dict or a
+  schedule file that cannot be read; the message says where and why.
+* :class:`InputError` (``Error``, ``ValueError``): a bad value for a
+  parameter, e.g. ``cosine: steps must be > 0, got 0``.
+* :class:`InputTypeError` (``Error``, ``TypeError``): a value of the wrong type
+  for a parameter, e.g. ``cosine: steps must be a number, got '10'``.
+
+They are shown and pickled under their public names (``lrkit.SpecError``, ...).
+
+>>> from lrkit.errors import InputError, closest, shown
+>>> issubclass(InputError, ValueError)
+True
 >>> closest("cosin", ["cosine", "linear"])
 "; did you mean 'cosine'?"
+>>> shown(10 ** 5000)
+'an integer of about 5001 digits'
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["Error", "SpecError", "closest"]
+__all__ = ["Error", "SpecError", "InputError", "InputTypeError", "closest", "shown"]
 
 
 class Error(Exception):
@@ -27,12 +39,48 @@ class Error(Exception):
 
 
 class SpecError(Error, ValueError):
-    """A spec or schedule file that cannot be read; the message says where and why."""
+    """A spec, schedule dict or schedule file that cannot be read; the message says where
+    and why."""
 
     __module__ = "lrkit"
 
 
+class InputError(Error, ValueError):
+    """A bad value for a parameter; the message names the parameter, the value and what
+    would be valid."""
+
+    __module__ = "lrkit"
+
+
+class InputTypeError(Error, TypeError):
+    """A value of the wrong type for a parameter; the message names the parameter, the
+    value and the type expected."""
+
+    __module__ = "lrkit"
+
+
+SHOWN_CHARS = 200
+"""The longest text :func:`shown` writes for a value; longer ones are cut in the middle."""
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for an error message, bounded: an integer of more than 1024 bits
+    (which Python may refuse to print) is described by its number of digits, and a repr
+    over :data:`SHOWN_CHARS` characters is cut in the middle (saying how long it was)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1024:
+        digits = int(value.bit_length() * math.log10(2)) + 1  # exact, or one too many
+        return f"{'a negative' if value < 0 else 'an'} integer of about {digits} digits"
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    half = SHOWN_CHARS // 2 - 10
+    return f"{text[:half]}...{text[-half:]} ({len(text)} characters)"
+
+
 def closest(word: str, options: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the nearest option, or ``""``."""
+    """``"; did you mean 'x'?"`` for the nearest option, or ``""`` (also for a word that is
+    not a short string)."""
+    if not isinstance(word, str) or len(word) > 100:
+        return ""
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
     return f"; did you mean {match[0]!r}?" if match else ""

@@ -40,6 +40,7 @@ except ModuleNotFoundError as e:  # Keras' default backend (TensorFlow) is not i
     ) from e
 
 from . import _check, _traced
+from .errors import InputError, InputTypeError
 from .plateau import Plateau, PlateauState, split_plateau
 from .schedule import REGISTRY
 from .schedule import Schedule as _Schedule
@@ -53,7 +54,7 @@ INTERVALS = ("epoch", "batch")
 def _lrkit_schedule(who: str, schedule: Any) -> _Schedule:
     """An lrkit schedule from a schedule, a number or a spec string; refuse Python functions."""
     if callable(schedule) and not isinstance(schedule, _Schedule):
-        raise TypeError(
+        raise InputTypeError(
             f"{who}: schedule={schedule!r} is a Python function; Keras can neither trace it "
             "inside the train step nor save it. Write it as an lrkit schedule (e.g. "
             "lrkit.step_decay(0.1, factor=0.5, every=10)); a per-epoch Python function can go "
@@ -88,16 +89,16 @@ def check_serializable(schedule: _Schedule, who: str = "lrkit.keras") -> dict[st
         "keras.models.load_model"
     )
     if not cls.name or REGISTRY.get(cls.name) is not cls:
-        raise TypeError(f"{who}: cannot save {schedule!r}: {cls.__qualname__} is not a "
+        raise InputTypeError(f"{who}: cannot save {schedule!r}: {cls.__qualname__} is not a "
                         f"registered lrkit schedule class; {hint}")
     try:
         data = schedule.to_dict()
         back = from_dict(json.loads(json.dumps(data)))
     except Exception as e:  # noqa: BLE001 - any failure means "not serializable"
-        raise TypeError(f"{who}: cannot save {schedule!r} ({type(e).__name__}: {e}); "
+        raise InputTypeError(f"{who}: cannot save {schedule!r} ({type(e).__name__}: {e}); "
                         f"{hint}") from e
     if back != schedule:
-        raise TypeError(f"{who}: cannot save {schedule!r}: it reloads as {back!r}; {hint}")
+        raise InputTypeError(f"{who}: cannot save {schedule!r}: it reloads as {back!r}; {hint}")
     return data
 
 
@@ -109,7 +110,7 @@ def _check_traceable(who: str, schedule: _Schedule) -> None:
                                 "keras.ops")
         got = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float64)
     except Exception as e:  # noqa: BLE001 - report whatever the formula raised
-        raise TypeError(
+        raise InputTypeError(
             f"{who}: {schedule!r} cannot be evaluated with keras.ops, so Keras cannot trace it "
             f"({type(e).__name__}: {e}). {_traced.TRACEABLE}"
         ) from e
@@ -140,7 +141,7 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore
         who = "lrkit.keras.Schedule"
         s = _lrkit_schedule(who, schedule)
         if split_plateau(s)[1] is not None:
-            raise ValueError(
+            raise InputError(
                 f"{who}: {s!r} holds a plateau(...) factor, which needs metric values that a "
                 "LearningRateSchedule never sees; use lrkit.keras.Callback(schedule, "
                 "monitor='val_loss') with a float learning_rate in the optimizer"
@@ -200,13 +201,13 @@ class Callback(keras.callbacks.Callback):  # type: ignore[misc]
         who = "lrkit.keras.Callback"
         s = _lrkit_schedule(who, schedule)
         if interval not in INTERVALS:
-            raise ValueError(f"{who}: interval must be one of {INTERVALS}, got {interval!r}")
+            raise InputError(f"{who}: interval must be one of {INTERVALS}, got {interval!r}")
         spe = _steps_per_epoch(who, steps_per_epoch)
         if spe is not None and interval != "batch":
-            raise ValueError(f"{who}: steps_per_epoch={spe!r} goes with interval='batch' "
+            raise InputError(f"{who}: steps_per_epoch={spe!r} goes with interval='batch' "
                              "(a schedule in epochs applied every batch)")
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"{who}: monitor must be a logs key such as 'val_loss', "
+            raise InputError(f"{who}: monitor must be a logs key such as 'val_loss', "
                              f"got {monitor!r}")
         self.schedule = s
         self.base, plateau = split_plateau(s)
@@ -241,7 +242,7 @@ class Callback(keras.callbacks.Callback):  # type: ignore[misc]
         opt = self._optimizer()
         if isinstance(getattr(opt, "_learning_rate", None),
                       keras.optimizers.schedules.LearningRateSchedule):
-            raise TypeError(
+            raise InputTypeError(
                 "lrkit.keras.Callback: the optimizer was built with a LearningRateSchedule "
                 f"({opt._learning_rate!r}), so its learning rate is not settable. Either give "
                 "the optimizer a float learning_rate and let this callback drive it, or use "
@@ -305,11 +306,11 @@ class Callback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or "last_lr" not in state:
-            raise ValueError(f"lrkit.keras.Callback: state must come from state_dict(), "
+            raise InputError(f"lrkit.keras.Callback: state must come from state_dict(), "
                              f"got {state!r}")
         has = "plateau" in state
         if has != (self.controller is not None):
-            raise ValueError(
+            raise InputError(
                 "lrkit.keras.Callback: state "
                 f"{'has' if has else 'lacks'} a plateau controller but the schedule "
                 f"{self.schedule!r} {'lacks' if has else 'has'} one"

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import _traced
+from .errors import InputError, InputTypeError
 from .plateau import Plateau, split_plateau
 from .schedule import Schedule
 from .spec import as_schedule
@@ -67,7 +68,7 @@ def schedule(s: Any) -> OptaxSchedule:
     """
     who = "lrkit.optax.schedule"
     if callable(s) and not isinstance(s, Schedule):
-        raise TypeError(
+        raise InputTypeError(
             f"{who}: s={s!r} is a Python function, not an lrkit schedule; lrkit cannot check "
             "that it traces under jax.jit. Write it as an lrkit schedule (e.g. "
             "lrkit.exponential(0.1, factor=0.5, every=1000)), or pass a jnp function to optax "
@@ -75,7 +76,7 @@ def schedule(s: Any) -> OptaxSchedule:
         )
     sched = as_schedule(s, f"{who}: s")
     if split_plateau(sched)[1] is not None:
-        raise ValueError(
+        raise InputError(
             f"{who}: {sched!r} holds a plateau(...) factor, which needs metric values that an "
             "optax schedule (a function of the step count) never sees; schedule the base and "
             "chain lrkit.optax.reduce_on_plateau(s) after the optimizer (see its docstring)"
@@ -95,7 +96,7 @@ def _check_traceable(who: str, fn: OptaxSchedule) -> None:
     try:
         got = np.asarray(jax.jit(fn)(jnp.asarray(ts)), dtype=np.float64)
     except Exception as e:  # noqa: BLE001 - report whatever the formula raised
-        raise TypeError(
+        raise InputTypeError(
             f"{who}: {s!r} does not trace under jax.jit ({type(e).__name__}: {e}). "
             f"{_traced.TRACEABLE}"
         ) from e
@@ -131,14 +132,14 @@ def reduce_on_plateau(s: Any, *, accumulation_size: int = 1) -> Any:
     who = "lrkit.optax.reduce_on_plateau"
     p = s if isinstance(s, Plateau) else split_plateau(as_schedule(s, f"{who}: s"))[1]
     if p is None:
-        raise ValueError(f"{who}: s={s!r} holds no plateau(...) factor")
+        raise InputError(f"{who}: s={s!r} holds no plateau(...) factor")
     for bad, msg in ((p.mode != "min", f"mode={p.mode!r}: optax minimises; pass value=-metric "
                                        "to a mode='min' plateau"),
                      (p.floor > 0, f"floor={p.floor!r}: optax's min_scale floors the scale, not "
                                    "the learning rate; use floor=0"),
                      (p.threshold == 0, "threshold=0: optax needs rtol or atol > 0")):
         if bad:
-            raise ValueError(f"{who}: {msg}")
+            raise InputError(f"{who}: {msg}")
     rel = p.threshold_mode == "rel"
     return optax.contrib.reduce_on_plateau(
         factor=p.factor, patience=p.patience + 1, rtol=p.threshold if rel else 0.0,

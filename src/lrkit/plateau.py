@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import _check
+from .errors import InputError, InputTypeError
 from .schedule import Constant, Mul, Schedule, schedule_class
 from .xp import Array, Ops
 
@@ -110,7 +111,7 @@ class PlateauState:
         if hasattr(metric, "item"):
             metric = metric.item()
         if isinstance(metric, bool) or not isinstance(metric, (int, float)):
-            raise TypeError(f"plateau: metric must be a number, got {metric!r}")
+            raise InputTypeError(f"plateau: metric must be a number, got {metric!r}")
         m = float(metric)
         if self._improves(m):
             self.best = m
@@ -149,7 +150,7 @@ class PlateauState:
         keys = {"scale", "best", "num_bad", "cooldown_left", "reductions"}
         if not isinstance(state, dict) or set(state) != keys:
             got = sorted(state) if isinstance(state, dict) else state
-            raise ValueError(f"plateau state must have keys {sorted(keys)}, got {got!r}")
+            raise InputError(f"plateau state must have keys {sorted(keys)}, got {got!r}")
         self.scale = float(state["scale"])
         self.best = float(state["best"])
         self.num_bad = int(state["num_bad"])
@@ -195,11 +196,11 @@ def split_plateau(s: Schedule) -> tuple[Schedule, Plateau | None]:
     plateaus = [f for f in factors if isinstance(f, Plateau)]
     rest = [f for f in factors if not isinstance(f, Plateau)]
     if len(plateaus) > 1:
-        raise ValueError(
+        raise InputError(
             f"a schedule may hold one plateau(...) factor, got {len(plateaus)} in {s!r}"
         )
     if any(_contains_plateau(f) for f in rest):
-        raise ValueError(
+        raise InputError(
             f"plateau(...) must multiply the whole schedule, as in 'schedule * plateau(...)'; "
             f"got it nested in {s!r}"
         )

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
 from .schedule import Schedule
 from .spec import as_schedule
 
@@ -63,15 +64,15 @@ def _schedules(schedules: Any) -> list[Schedule]:
     """One schedule, a spec string, or a sequence of them -> a non-empty list of schedules."""
     items = [schedules] if isinstance(schedules, (Schedule, str)) else list(schedules)
     if not items:
-        raise ValueError("plot: schedules must hold at least one schedule, got none")
+        raise InputError("plot: schedules must hold at least one schedule, got none")
     return [as_schedule(s, f"plot: schedules[{i}]") for i, s in enumerate(items)]
 
 
 def _steps(steps: Any) -> float:
     if isinstance(steps, bool) or not isinstance(steps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"plot: steps must be a number > 0, got {steps!r}")
+        raise InputTypeError(f"plot: steps must be a number > 0, got {steps!r}")
     if not (math.isfinite(steps) and steps > 0):
-        raise ValueError(f"plot: steps must be a finite number > 0, got {steps!r}")
+        raise InputError(f"plot: steps must be a finite number > 0, got {steps!r}")
     return float(steps)
 
 
@@ -80,7 +81,7 @@ def _labels(schedules: Sequence[Schedule], labels: Iterable[str] | None) -> list
         return [_shorten(repr(s)) for s in schedules]
     out = [str(x) for x in labels]
     if len(out) != len(schedules):
-        raise ValueError(
+        raise InputError(
             f"plot: labels needs one label per schedule ({len(schedules)}), got {len(out)}"
         )
     return out
@@ -208,7 +209,7 @@ def save(schedules: Any, steps: float, path: str | Path, *, log: bool = False,
         fmt = p.suffix[1:].lower()
         supported = fig.canvas.get_supported_filetypes()
         if fmt not in supported:
-            raise ValueError(
+            raise InputError(
                 f"plot: cannot write {str(p)!r}: unknown image format {p.suffix!r}; "
                 f"use one of {', '.join('.' + k for k in sorted(supported))}"
             )
@@ -321,7 +322,7 @@ def terminal(schedules: Any, steps: float, width: int | None = None,
         height = 20 + len(items)
     rows = height - 2 - len(items)
     if rows < 3 or width < 24:
-        raise ValueError(
+        raise InputError(
             f"terminal: a chart of {len(items)} schedule(s) needs width >= 24 and "
             f"height >= {5 + len(items)}, got width={width!r}, height={height!r}"
         )
@@ -332,7 +333,7 @@ def terminal(schedules: Any, steps: float, width: int | None = None,
               for v in (s.values(ts) for s in items)]
     finite = np.concatenate([y[np.isfinite(y)] for y in ys])
     if finite.size == 0:
-        raise ValueError("terminal: nothing to draw: no schedule has a value > 0 on a log scale")
+        raise InputError("terminal: nothing to draw: no schedule has a value > 0 on a log scale")
     lo, hi = float(finite.min()), float(finite.max())
 
     def label(y: float) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 
 from . import _check
+from .errors import InputError, InputTypeError
 from .xp import MATH, Array, Ops, namespace
 
 REGISTRY: dict[str, type[Schedule]] = {}
@@ -64,10 +65,10 @@ def _numpy_ops() -> Ops:
 def check_t(t: Any) -> float:
     """Validate one step value: a finite real number ``>= 0``."""
     if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
-        raise TypeError(f"t must be a number >= 0, got {t!r}")
+        raise InputTypeError(f"t must be a number >= 0, got {t!r}")
     x = float(t)
     if not (x >= 0.0) or x == math.inf:
-        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
+        raise InputError(f"t must be a finite number >= 0, got {t!r}")
     return x
 
 
@@ -132,13 +133,13 @@ class Schedule:
         """
         if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
             if t < 0:
-                raise ValueError(f"values: n must be >= 0, got {t!r}")
+                raise InputError(f"values: n must be >= 0, got {t!r}")
             ts = np.arange(int(t), dtype=np.float64)
         else:
             ts = np.asarray(t, dtype=np.float64)
             if ts.size and not (np.all(ts >= 0) and np.all(np.isfinite(ts))):
                 bad = ts[~((ts >= 0) & np.isfinite(ts))].flat[0]
-                raise ValueError(f"t must be finite numbers >= 0, got {bad!r}")
+                raise InputError(f"t must be finite numbers >= 0, got {bad!r}")
         # Formulas are pointwise: evaluating cache-sized chunks gives the same
         # values as one pass and keeps the temporaries in cache (about 2x faster).
         flat = ts.reshape(-1)
@@ -267,9 +268,9 @@ def as_schedule(x: Any, what: str = "schedule") -> Schedule:
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return Constant(x)
     if isinstance(x, str):
-        raise TypeError(f"{what} must be a schedule or a number, got the string {x!r}; "
+        raise InputTypeError(f"{what} must be a schedule or a number, got the string {x!r}; "
                         f"read it with lrkit.parse({x!r}) first")
-    raise TypeError(f"{what} must be a schedule or a number, got {x!r}")
+    raise InputTypeError(f"{what} must be a schedule or a number, got {x!r}")
 
 
 def schedule_field(owner: str, name: str, value: Any) -> Schedule:
@@ -414,7 +415,7 @@ def clip(s: Any, low: float = 0.0, high: float = math.inf) -> Schedule:
     if high != math.inf:
         high = _check.nonneg("clip", "high", high)
         if high < low:
-            raise ValueError(f"clip: high must be >= low={low!r}, got {high!r}")
+            raise InputError(f"clip: high must be >= low={low!r}, got {high!r}")
     out = as_schedule(s, "clip: s")
     if low > 0:
         out = Max(out, Constant(low))

@@ -16,6 +16,10 @@ schedule is a spec, and ``parse(repr(s)) == s``.
 * :func:`as_schedule` takes a schedule, a number or a spec string: the user input
   that the adapters and the command line accept. The core (:mod:`lrkit.schedule`)
   never reads text and never imports this module.
+
+Every reader works within limits (:data:`MAX_SIZE`, :data:`MAX_DEPTH`, :data:`MAX_VALUES`)
+checked without recursion before anything is read, and raises nothing but
+:class:`SpecError` for bad text, data or files (docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ import json
 import math
 import os
 import re
+import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import _check
 from . import schedule as _schedule
-from .errors import SpecError, closest
+from .errors import InputError, InputTypeError, SpecError, closest, shown
 from .schedule import REGISTRY, Schedule
 
 __all__ = ["SpecError", "NAMES", "TRIAL", "FILE_SUFFIXES", "parse", "Shape", "read", "load",
@@ -76,8 +82,8 @@ give it a number: names={'N': ...}, or --steps on the command line
     """
     if isinstance(text, Schedule):
         return text
-    src, tree = _syntax(text)
-    return _evaluate(src, tree, _free_names(tree), names)
+    src, tree, depth = _syntax(text)
+    return _evaluate(src, tree, depth, _free_names(tree), names)
 
 
 class Shape:
@@ -108,14 +114,15 @@ class Shape:
 'cosine(init=P, steps=N, end=-1)' with N=1000, P=1000
     """
 
-    __slots__ = ("_text", "_tree", "_names")
+    __slots__ = ("_text", "_tree", "_depth", "_names")
 
     def __init__(self, text: str) -> None:
-        src, tree = _syntax(text)
+        src, tree, depth = _syntax(text)
         free = _free_names(tree)
-        _evaluate(src, tree, free, dict.fromkeys(free, TRIAL))
+        _evaluate(src, tree, depth, free, dict.fromkeys(free, TRIAL))
         self._text = src
         self._tree = tree
+        self._depth = depth
         self._names = free
 
     @property
@@ -132,7 +139,7 @@ class Shape:
         """The schedule with numbers for the names: ``bind(N=460, P=0.1)`` or
         ``bind({"N": 460, "P": 0.1})``; names the text does not use are ignored."""
         binding = {**names, **more} if names is not None else more
-        return _evaluate(self._text, self._tree, self._names, binding)
+        return _evaluate(self._text, self._tree, self._depth, self._names, binding)
 
     def __repr__(self) -> str:
         return f"Shape({self._text!r})"
@@ -149,19 +156,106 @@ class Shape:
         return Shape, (self._text,)
 
 
-def _syntax(text: Any) -> tuple[str, ast.Expression]:
-    """The stripped text and its tree; SpecError for a non-string, empty text or bad syntax."""
+MAX_DEPTH = 100
+"""How deeply a spec or a schedule dict may nest. In a spec every call, bracket and
+operator adds a level to what it holds (``0.1`` is 1 level, ``cosine(peak=0.1, steps=10)``
+2, a chain ``a + b + c`` 3); in the data form every mapping does, and every list in a
+list (a list that is a field's value is part of its mapping's level). A schedule's dict
+(:meth:`~lrkit.Schedule.to_dict`) nests no deeper than its spec. Deeper input is
+refused with a :class:`SpecError` before it is read, so reading it never recurses deeper
+than this (a long chain of pieces is written ``join(a, b, ...)``, one level)."""
+
+MAX_SIZE = 100_000
+"""The most characters in a spec and bytes in a schedule file (:data:`MAX_VALUES` bounds
+the data form)."""
+
+
+def _syntax(text: Any) -> tuple[str, ast.Expression, int]:
+    """The stripped text, its tree and how deeply it nests (:func:`_depth`); SpecError
+    for a non-string, empty, too long, too deep or not encodable text, or bad syntax."""
     if not isinstance(text, str):
-        raise SpecError(f"a spec must be a string, got {text!r}")
+        raise SpecError(f"a spec must be a string, got {shown(text)}")
     src = text.strip()
     if not src:
         raise SpecError("empty spec; expected something like 'cosine(0.1, steps=1000)'")
+    if len(src) > MAX_SIZE:
+        raise SpecError(f"spec of {len(src):,} characters is too long; a spec is at most "
+                        f"{MAX_SIZE:,} characters (lrkit.spec.MAX_SIZE)")
     try:
-        tree = ast.parse(src, mode="eval")
+        src.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate, e.g. from a badly decoded argument
+        raise SpecError(f"character {src[e.start]!r} at column {e.start + 1} is not text "
+                        f"(a lone surrogate) in {shown(src)}") from None
+    try:
+        with warnings.catch_warnings():  # "invalid decimal literal" and the like: errors
+            warnings.simplefilter("ignore")  # below, or harmless; never a line on stderr
+            tree = ast.parse(src, mode="eval")
     except SyntaxError as e:
-        col = e.offset or 0
-        raise SpecError(f"cannot parse spec at column {col}: {e.msg} in {src!r}") from None
-    return src, tree
+        col = f"{e.offset or 0}" + (f" of line {e.lineno}" if (e.lineno or 1) > 1 else "")
+        raise SpecError(f"cannot parse spec at column {col}: {e.msg} in {shown(src)}") from None
+    except ValueError as e:  # Python 3.10: "source code string cannot contain null bytes"
+        raise SpecError(f"cannot parse spec: {e} in {shown(src)}") from None
+    except (RecursionError, MemoryError):  # Python's own parser gives up near 3,000 levels
+        raise SpecError(_too_deep(src, None)) from None
+    depth, node = _depth(tree)
+    if depth > MAX_DEPTH:
+        raise SpecError(_too_deep(src, node))
+    return src, tree, depth
+
+
+def _depth(tree: ast.Expression) -> tuple[int, ast.AST]:
+    """How deeply ``tree`` nests (walked iteratively) and its deepest node; the walk stops
+    at the first node deeper than :data:`MAX_DEPTH`. Numbers, names, strings and
+    ``constant(...)`` of those count as one level (a leaf), so that the spec ``repr``
+    writes for a schedule nests no deeper than the text it was read from."""
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    deepest: tuple[int, ast.AST] = (1, tree.body)
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest[0]:
+            deepest = (depth, node)
+            if depth > MAX_DEPTH:
+                break
+        if _leaf(node):
+            continue
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + 1 if isinstance(child, ast.expr) else depth))
+    return deepest
+
+
+def _leaf(node: ast.AST) -> bool:
+    """A number (``-1`` too), name or string, or a ``constant(...)`` call of those."""
+    if isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.operand, ast.Constant)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [*node.args, *(k.value for k in node.keywords)]
+        return node.func.id == _schedule.Constant.name and not any(
+            isinstance(a, ast.Call) or not _leaf(a) for a in args)
+    return False
+
+
+def _too_deep(src: str, node: ast.AST | None) -> str:
+    where = f" at column {_column(src, node)}" if node is not None else ""
+    return (_deeper("spec", where, " (each call, bracket and operator adds a level: a + b + c "
+                    "is 3)") + "; write a long sequence as join(a, b, ...)")
+
+
+def _deeper(what: str, where: str = "", why: str = "") -> str:
+    """The message for ``what`` nested more than :data:`MAX_DEPTH` levels deep."""
+    return (f"{what} nested more than {MAX_DEPTH} levels deep{where}{why}; the limit is "
+            f"{MAX_DEPTH} levels (lrkit.spec.MAX_DEPTH)")
+
+
+def _column(src: str, node: ast.AST) -> str:
+    """Where ``node`` starts: ``"7"`` (its column, counted in characters), or
+    ``"7 of line 2"`` in a text of several lines."""
+    line_no = getattr(node, "lineno", 1)
+    line = re.split(r"\r\n?|\n", src)[line_no - 1] if line_no > 1 else src
+    offset = getattr(node, "col_offset", 0)  # in UTF-8 bytes
+    col = len(line.encode("utf-8")[:offset].decode("utf-8", errors="ignore")) + 1
+    return f"{col} of line {line_no}" if line_no > 1 else str(col)
 
 
 def _free_names(tree: ast.Expression) -> frozenset[str]:
@@ -179,7 +273,7 @@ def _binding(names: Mapping[str, Any] | None) -> dict[str, float | int]:
     if names is None:
         return {}
     if not isinstance(names, Mapping):
-        raise TypeError(f"names must be a mapping of name -> number, got {names!r}")
+        raise InputTypeError(f"names must be a mapping of name -> number, got {names!r}")
     out: dict[str, float | int] = {}
     for key, value in names.items():
         if not isinstance(key, str) or not key.isidentifier():
@@ -192,15 +286,42 @@ def _binding(names: Mapping[str, Any] | None) -> dict[str, float | int]:
     return out
 
 
-def _evaluate(src: str, tree: ast.Expression, free: frozenset[str],
+def _evaluate(src: str, tree: ast.Expression, depth: int, free: frozenset[str],
               names: Mapping[str, Any] | None) -> Schedule:
-    """The schedule ``tree`` (the tree of ``src``, with free names ``free``) describes."""
-    value = _Reader(src, free, _binding(names)).read(tree.body)
-    if not isinstance(value, Schedule):
-        if _check.is_number(value):
-            return _schedule.as_schedule(value)
-        raise SpecError(f"a spec must describe a schedule, got {value!r}")
-    return value
+    """The schedule ``tree`` (the tree of ``src``, ``depth`` levels deep, with free names
+    ``free``) describes.
+
+    Its spec (``repr``) is checked against the limits too, so that every schedule
+    :func:`parse` returns reads back: ``parse(repr(s)) == s``."""
+    reader = _Reader(src, free, _binding(names))
+    out = reader.schedule(tree.body)
+    why = _unwritable(out, depth)
+    if why:
+        raise reader.fail(tree.body, why)
+    return out
+
+
+def _unwritable(s: Schedule, depth: int) -> str:
+    """Why the spec of ``s`` (its repr), read from input ``depth`` levels deep, would be
+    over the limits of a spec, or ``""``. The spec nests at most two levels deeper than
+    the input (see :func:`_depth` and :data:`MAX_DEPTH`): it is parsed again only near
+    the limit."""
+    written = repr(s)
+    if len(written) > MAX_SIZE:
+        return (f"the schedule's spec (its repr) would be {len(written):,} characters, over "
+                f"the limit of {MAX_SIZE:,} (lrkit.spec.MAX_SIZE)")
+    if depth > MAX_DEPTH - 10 and _depth(ast.parse(written, mode="eval"))[0] > MAX_DEPTH:
+        return _deeper("the schedule's spec (its repr) would be")
+    return ""
+
+
+_LARGEST = sys.float_info.max
+_TOO_LARGE = f"is too large for a float; a number in a schedule is at most {_LARGEST!r}"
+
+
+def _too_large(value: Any) -> bool:
+    """An integer a float cannot hold (every number of a schedule is computed in float64)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST
 
 
 class _Reader:
@@ -211,21 +332,40 @@ class _Reader:
         self.names = names
         # a text with names is shown as written, with the numbers its names stood for
         bound = ", ".join(f"{n}={names[n]!r}" for n in sorted(free) if n in names)
-        self.where = (f" in {src!r}" + (f" with {bound}" if bound else "")) if free else ""
+        self.where = (f" in {shown(src)}" + (f" with {bound}" if bound else "")) if free else ""
 
     def fail(self, node: ast.AST, msg: str, hint: str = "") -> SpecError:
-        col = getattr(node, "col_offset", 0) + 1
-        return SpecError(f"{msg} at column {col}{self.where}{hint}")
+        return SpecError(f"{msg} at column {_column(self.src, node)}{self.where}{hint}")
+
+    def schedule(self, node: ast.expr) -> Schedule:
+        """The whole spec, a schedule (a number is a constant)."""
+        value = self.read(node)
+        if isinstance(value, Schedule):
+            return value
+        if not _check.is_number(value):
+            raise self.fail(node, f"a spec must describe a schedule, got {shown(value)}")
+        try:
+            return _schedule.as_schedule(value)
+        except (TypeError, ValueError) as e:
+            raise self.fail(node, constructor_error(_schedule.Constant.name, e)) from None
+
+    def number(self, node: ast.AST, value: Any) -> Any:
+        """``value`` (a literal, or the result of arithmetic on numbers), refused if it is an
+        integer a float cannot hold: every number of a spec is computed in float64."""
+        if _too_large(value):
+            digits = len(str(abs(value)))  # at most 4300 (Python's limit for a literal)
+            raise self.fail(node, f"integer of {digits} digits {_TOO_LARGE}")
+        return value
 
     def read(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-                return node.value
-            raise self.fail(node, f"unsupported literal {node.value!r}")
+                return self.number(node, node.value)
+            raise self.fail(node, f"unsupported literal {shown(node.value)}")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             v = self.read(node.operand)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise self.fail(node, f"unary minus needs a number, got {v!r}")
+                raise self.fail(node, f"unary minus needs a number, got {shown(v)}")
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, (ast.Tuple, ast.List)):
             return tuple(self.read(e) for e in node.elts)
@@ -246,22 +386,25 @@ class _Reader:
         if isinstance(node, ast.Call):
             return self.call(node)
         snippet = ast.get_source_segment(self.src, node) or type(node).__name__
-        raise self.fail(node, f"unsupported syntax {snippet!r}")
+        raise self.fail(node, f"unsupported syntax {shown(snippet)}")
 
     def binop(self, node: ast.BinOp) -> Any:
         left, right = self.read(node.left), self.read(node.right)
         for v in (left, right):
             if not (isinstance(v, Schedule) or _check.is_number(v)):
-                raise self.fail(node, f"{v!r} cannot be an operand; use schedules and numbers")
+                raise self.fail(node, f"{shown(v)} cannot be an operand; use schedules and "
+                                "numbers")
         nums = _check.is_number(left) and _check.is_number(right)
         core = _schedule.as_schedule
         try:
             if isinstance(node.op, ast.Mult):
-                return left * right if nums else core(left) * core(right)
+                return self.number(node, left * right) if nums else core(left) * core(right)
             if isinstance(node.op, ast.Add):
-                return left + right if nums else core(left) + core(right)
+                return self.number(node, left + right) if nums else core(left) + core(right)
             if isinstance(node.op, ast.Div):
                 return left / right if nums else core(left) / right
+        except SpecError:
+            raise
         except (TypeError, ValueError, ZeroDivisionError) as e:
             raise self.fail(node, str(e)) from None
         op = type(node.op).__name__
@@ -337,59 +480,196 @@ def load(path: str | Path, names: Mapping[str, float] | None = None) -> Schedule
 
     The file holds a schedule dict (:meth:`lrkit.Schedule.to_dict`), a
     ``{"schedule": ...}`` mapping, or a spec string (whose names ``names``
-    bind, as in :func:`parse`).
+    bind, as in :func:`parse`). It is read within limits, and anything else is
+    a :class:`SpecError` naming the file: at most :data:`MAX_SIZE` bytes of
+    UTF-8 text, nested at most :data:`MAX_DEPTH` levels; YAML anchors may
+    appear but aliases (``*name``) are refused, so a few bytes cannot expand
+    into a huge document.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"load: path must be a str or a path, got {shown(path)}")
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"schedule file {str(p)!r} does not exist")
-    text = p.read_text(encoding="utf-8")
+    where = f"schedule file {shown(str(p))}"
     suffix = p.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise SpecError(f"{where}: unknown extension {suffix!r}; use .json, .yaml, .yml or .toml")
+    text = _read_text(p, where)
+    invalid: tuple[type[Exception], ...] = (ValueError, *_yaml_errors())
     try:
         if suffix == ".json":
             data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
         elif suffix == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # pragma: no cover - Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text)
+            data = _toml().loads(text)
         else:
-            raise SpecError(
-                f"schedule file {str(p)!r}: unknown extension {suffix!r}; "
-                "use .json, .yaml, .yml or .toml"
-            )
-    except SpecError:
-        raise
-    except Exception as e:  # the parsers' own error types differ
-        raise SpecError(f"schedule file {str(p)!r} is not valid {suffix[1:]}: {e}") from None
+            data = _yaml_load(text)
+    except SpecError as e:
+        raise SpecError(f"{where}: {e}") from None
+    except RecursionError:  # the JSON and TOML parsers recurse per level (near 1,000)
+        raise SpecError(_deeper(f"{where} is")) from None
+    except invalid as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors; YAMLError
+        msg = " ".join(str(e).split())  # PyYAML's messages span lines
+        raise SpecError(f"{where} is not valid {suffix[1:]}: {msg}") from None
     if isinstance(data, dict) and "schedule" in data and "type" not in data:
         data = data["schedule"]
-    return parse(data, names) if isinstance(data, str) else from_dict(data)
+    try:
+        return parse(data, names) if isinstance(data, str) else from_dict(data)
+    except SpecError as e:
+        raise SpecError(f"{where}: {e}") from None
+
+
+def _read_text(p: Path, where: str) -> str:
+    """The file's text: at most :data:`MAX_SIZE` bytes of UTF-8 (a leading BOM dropped)."""
+    if not p.exists():
+        raise SpecError(f"{where} does not exist")
+    if not p.is_file():
+        raise SpecError(f"{where} is not a file")
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_SIZE + 1)
+    except OSError as e:
+        raise SpecError(f"{where} cannot be read: {e.strerror or e}") from None
+    if len(raw) > MAX_SIZE:
+        raise SpecError(f"{where} is larger than {MAX_SIZE:,} bytes; a schedule file is at "
+                        f"most {MAX_SIZE:,} bytes (lrkit.spec.MAX_SIZE)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{where} is not UTF-8 text: byte 0x{raw[e.start]:02x} at offset "
+                        f"{e.start} cannot be decoded ({e.reason})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _toml() -> Any:
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def _yaml_errors() -> tuple[type[Exception], ...]:
+    """PyYAML's error base, when PyYAML is installed."""
+    try:
+        import yaml
+    except ImportError:
+        return ()
+    return (yaml.YAMLError,)
+
+
+def _yaml_load(text: str) -> Any:
+    """``yaml.safe_load(text)`` (with LibYAML when PyYAML has it), after one pass over the
+    parser's events (iterative) that refuses aliases and nesting deeper than
+    :data:`MAX_DEPTH` (SpecError, with the line and column)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            continue
+        mark = event.start_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}"
+        if isinstance(event, yaml.AliasEvent):
+            raise SpecError(f"YAML alias *{event.anchor} at {at}: aliases are not supported "
+                            "in a schedule file (they can expand a few bytes into a huge "
+                            "document); write the value out")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(_deeper("YAML", f" at {at}"))
+    return yaml.load(text, Loader=loader)  # a safe loader: no Python tags
+
+
+MAX_VALUES = 100_000
+"""The most values a schedule dict given to :func:`from_dict` may hold: every mapping,
+list, number and string, counted as often as it occurs (a dict that refers to the same
+dict twice counts it twice)."""
 
 
 def from_dict(data: Any) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.to_dict` output (or a spec string).
 
+    The data is checked before it is read (iteratively): mappings and lists nested
+    at most :data:`MAX_DEPTH` levels, at most :data:`MAX_VALUES` values, string
+    keys, integers a float can hold; anything else is a :class:`SpecError`. So is a
+    schedule whose spec (``repr``) would be over the limits of :func:`parse`: what
+    ``from_dict`` returns reads back, ``parse(repr(s)) == s``.
+
     >>> from lrkit import from_dict
     >>> from_dict({"type": "cosine", "init": 0.1, "steps": 100})
     cosine(init=0.1, steps=100)
+    >>> from_dict({"type": ["cosine"]})
+    Traceback (most recent call last):
+    ...
+    lrkit.SpecError: 'type' must be a schedule name (a string), got ['cosine']
     """
     if isinstance(data, str):
         return parse(data)
     if isinstance(data, Schedule):
         return data
+    depth = _check_data(data)
+    out = _build(data)
+    why = _unwritable(out, depth)
+    if why:
+        raise SpecError(why)
+    return out
+
+
+def _check_data(data: Any) -> int:
+    """How deeply ``data`` nests; SpecError unless it is within the limits of
+    :func:`from_dict` (walked with a stack, so a deep or self-referring value cannot
+    exhaust Python's recursion)."""
+    count = deepest = 0
+    # (value, depth, where): where is (key, parent's where), a path built only on error
+    stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(data, 1, None)]
+    while stack:
+        v, depth, where = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise SpecError(f"schedule dict holds more than {MAX_VALUES:,} values (each "
+                            "counted as often as it occurs); the limit is lrkit.spec.MAX_VALUES")
+        if isinstance(v, (dict, list, tuple)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                raise SpecError(_deeper("schedule dict", f" {_path(where)}"))
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            for key, x in items:
+                if isinstance(v, dict) and not isinstance(key, str):
+                    raise SpecError(f"keys of a schedule dict must be strings, got "
+                                    f"{shown(key)} {_path(where)}")
+                # a field's list is part of its mapping's level (join's pieces, knots)
+                inner = depth if isinstance(v, dict) and isinstance(x, list) else depth + 1
+                stack.append((x, inner, (key, where)))
+        elif _too_large(v):
+            raise SpecError(f"{shown(v)} {_path(where)} {_TOO_LARGE}")
+    return deepest
+
+
+def _path(where: tuple[Any, ...] | None) -> str:
+    """``at schedule['left'][0]`` for the link chain ``(0, ('left', None))``."""
+    keys: list[Any] = []
+    while where is not None:
+        keys.append(where[0])
+        where = where[1]
+    parts = [f"[{shown(k)}]" for k in reversed(keys)]
+    if len(parts) > 10:
+        parts = [*parts[:5], f"...({len(parts) - 10} more)...", *parts[-5:]]
+    return "at " + "".join(parts) if parts else "at the top"
+
+
+def _build(data: Any) -> Schedule:
+    """The schedule of ``data``, a value :func:`_check_data` accepted."""
     if not isinstance(data, dict):
-        raise SpecError(f"a schedule dict needs a mapping with a 'type' key, got {data!r}")
+        raise SpecError(f"a schedule dict needs a mapping with a 'type' key, got {shown(data)}")
     if "type" not in data:
-        raise SpecError(f"a schedule dict needs a 'type' key, got keys {sorted(data)!r}")
+        raise SpecError(f"a schedule dict needs a 'type' key, got keys {shown(sorted(data))}")
     kind = data["type"]
+    if not isinstance(kind, str):
+        raise SpecError(f"'type' must be a schedule name (a string), got {shown(kind)}")
     cls = REGISTRY.get(kind)
     if cls is None:
-        raise SpecError(f"unknown schedule type {kind!r}{closest(str(kind), REGISTRY)}")
+        raise SpecError(f"unknown schedule type {shown(kind)}{closest(kind, REGISTRY)}")
     names = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for key, v in data.items():
@@ -397,7 +677,7 @@ def from_dict(data: Any) -> Schedule:
             continue
         if key not in names:
             raise SpecError(
-                f"{kind}: unknown parameter {key!r}{closest(key, names)}; "
+                f"{kind}: unknown parameter {shown(key)}{closest(key, names)}; "
                 f"valid: {', '.join(names)}"
             )
         kwargs[key] = _from_data(v)
@@ -416,7 +696,7 @@ def constructor_error(name: str, e: Exception) -> str:
 
 def _from_data(v: Any) -> Any:
     if isinstance(v, dict) and "type" in v:
-        return from_dict(v)
+        return _build(v)
     if isinstance(v, list):
         return tuple(_from_data(x) for x in v)
     return v
@@ -432,7 +712,7 @@ def dumps(s: Schedule, fmt: str = "dsl") -> str:
         import yaml
 
         return str(yaml.safe_dump(s.to_dict(), sort_keys=False))
-    raise ValueError(f"format must be one of 'dsl', 'json', 'yaml', got {fmt!r}")
+    raise InputError(f"format must be one of 'dsl', 'json', 'yaml', got {fmt!r}")
 
 
 def as_schedule(x: Any, what: str = "schedule") -> Schedule:
@@ -447,4 +727,4 @@ def as_schedule(x: Any, what: str = "schedule") -> Schedule:
         return parse(x)
     if isinstance(x, Schedule) or _check.is_number(x):
         return _schedule.as_schedule(x, what)
-    raise TypeError(f"{what} must be an lrkit schedule, a number or a spec string, got {x!r}")
+    raise InputTypeError(f"{what} must be an lrkit schedule, a number or a spec string, got {x!r}")

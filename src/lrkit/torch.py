@@ -37,7 +37,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from . import _check
-from .errors import closest
+from .errors import InputError, InputTypeError, closest
 from .plateau import PlateauState, split_plateau
 from .schedule import Schedule
 from .spec import as_schedule
@@ -82,7 +82,7 @@ def _schedulable(group: Mapping[str, Any]) -> list[str]:
 def _resolve_key(key: Any, group: Mapping[str, Any], i: int, opt_name: str) -> str:
     """The group key a hyperparameter name schedules; ``momentum`` means ``beta1`` for Adam."""
     if not isinstance(key, str):
-        raise TypeError(f"Scheduler: hyperparameter names must be strings, got {key!r}")
+        raise InputTypeError(f"Scheduler: hyperparameter names must be strings, got {key!r}")
     have = _schedulable(group)
     if key in have:
         return key
@@ -90,11 +90,11 @@ def _resolve_key(key: Any, group: Mapping[str, Any], i: int, opt_name: str) -> s
         return "beta1"
     if key not in KNOWN:
         hint = f"; did you mean {_ALIASES[key]!r}?" if key in _ALIASES else closest(key, KNOWN)
-        raise ValueError(
+        raise InputError(
             f"Scheduler: unknown hyperparameter {key!r}{hint}; "
             f"{opt_name} param_groups[{i}] can schedule: {', '.join(have)}"
         )
-    raise ValueError(
+    raise InputError(
         f"Scheduler: {opt_name} param_groups[{i}] has no {key!r}; "
         f"it can schedule: {', '.join(have)}"
     )
@@ -162,7 +162,7 @@ def _per_group(what: str, value: Any, groups: list[dict[str, Any]]) -> list[Any]
         return [value(i, g) for i, g in enumerate(groups)]
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise ValueError(
+            raise InputError(
                 f"Scheduler: {what} has {len(value)} entries but the optimizer has {n} "
                 f"param group(s); give one per group"
             )
@@ -212,14 +212,14 @@ class Scheduler(LRScheduler):
                  steps_per_epoch: int | None = None, start_step: int = 0,
                  multipliers: Any = None) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(
+            raise InputTypeError(
                 f"Scheduler: optimizer must be a torch.optim.Optimizer, got {optimizer!r}"
             )
         if interval not in ("step", "epoch"):
-            raise ValueError(f"Scheduler: interval must be 'step' or 'epoch', got {interval!r}")
+            raise InputError(f"Scheduler: interval must be 'step' or 'epoch', got {interval!r}")
         if steps_per_epoch is not None:
             if interval != "epoch":
-                raise ValueError(
+                raise InputError(
                     f"Scheduler: steps_per_epoch={steps_per_epoch!r} goes with interval='epoch', "
                     f"got interval={interval!r}"
                 )
@@ -248,15 +248,15 @@ class Scheduler(LRScheduler):
         for i, (g, spec, m) in enumerate(zip(groups, per_group, mults)):
             if isinstance(m, bool) or not isinstance(m, (int, float)) or not (
                     math.isfinite(m) and m >= 0):
-                raise ValueError(f"Scheduler: multipliers[{i}] must be a number >= 0, got {m!r}")
+                raise InputError(f"Scheduler: multipliers[{i}] must be a number >= 0, got {m!r}")
             mapping = spec if isinstance(spec, Mapping) else {"lr": spec}
             if not mapping:
-                raise ValueError(f"Scheduler: the schedule mapping for param_groups[{i}] is empty")
+                raise InputError(f"Scheduler: the schedule mapping for param_groups[{i}] is empty")
             seen: dict[str, str] = {}
             for key, value in mapping.items():
                 k = _resolve_key(key, g, i, name)
                 if k in seen:
-                    raise ValueError(
+                    raise InputError(
                         f"Scheduler: param_groups[{i}] schedules {k!r} twice "
                         f"(as {seen[k]!r} and {key!r})"
                     )
@@ -340,7 +340,7 @@ class Scheduler(LRScheduler):
         """
         controlled = {id(tg.plateau): tg for tg in self._targets if tg.plateau is not None}
         if not controlled:
-            raise ValueError(
+            raise InputError(
                 "Scheduler: got a metric but no schedule has a plateau(...) factor; "
                 "write e.g. cosine(...) * plateau(patience=3)"
             )
@@ -437,7 +437,7 @@ class Scheduler(LRScheduler):
         sd = state_dict
         if not isinstance(sd, Mapping) or sd.get("format") != FORMAT:
             got = sd.get("format") if isinstance(sd, Mapping) else type(sd).__name__
-            raise ValueError(
+            raise InputError(
                 f"Scheduler.load_state_dict: expected a state dict from lrkit's Scheduler "
                 f"(format {FORMAT!r}), got {got!r}"
             )
@@ -447,13 +447,13 @@ class Scheduler(LRScheduler):
         if strict:
             units = (sd.get("interval"), sd.get("steps_per_epoch"))
             if units != (self.interval, self.steps_per_epoch):
-                raise ValueError(
+                raise InputError(
                     f"Scheduler.load_state_dict: the checkpoint counts interval={units[0]!r}, "
                     f"steps_per_epoch={units[1]!r}; this scheduler has interval="
                     f"{self.interval!r}, steps_per_epoch={self.steps_per_epoch!r}"
                 )
             if saved != mine:
-                raise ValueError(
+                raise InputError(
                     "Scheduler.load_state_dict: the checkpoint is from a different schedule: "
                     f"expected [group, key, schedule, multiplier] = {mine!r}, got {saved!r}; "
                     "pass strict=False to keep this scheduler's schedules and resume only "
@@ -529,7 +529,7 @@ def plateau_callback(monitor: str, *, strict: bool = True) -> Any:
             value = trainer.callback_metrics.get(monitor)
             if value is None:
                 if strict:
-                    raise ValueError(
+                    raise InputError(
                         f"plateau_callback: monitor={monitor!r} is not among the logged "
                         f"metrics {sorted(trainer.callback_metrics)}"
                     )

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .errors import InputError
+
 Array = Any
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -471,7 +473,7 @@ def namespace(xp: Any = None, like: Any = None) -> Ops:
 
         ops = _KerasOps(kops)
     else:
-        raise ValueError(
+        raise InputError(
             f"xp={xp!r} is not a known array namespace; "
             "expected one of 'math', 'numpy', 'torch', 'jax.numpy', 'keras.ops'"
         )

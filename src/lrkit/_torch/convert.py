@@ -7,6 +7,7 @@ from typing import Any
 from torch.optim import lr_scheduler as T
 
 from ..compose import Repeat, join
+from ..errors import InputError, InputTypeError
 from ..plateau import Plateau
 from ..schedule import Constant, Schedule
 from ..schedules import (
@@ -62,7 +63,7 @@ def _one_cycle(s: T.OneCycleLR, i: int) -> Schedule:
 
 def _cyclic(s: T.CyclicLR, i: int) -> Schedule:
     if getattr(s, "_scale_fn_custom", None) is not None:
-        raise TypeError("from_torch: CyclicLR with a custom scale_fn (a Python function) "
+        raise InputTypeError("from_torch: CyclicLR with a custom scale_fn (a Python function) "
                         "has no lrkit equivalent")
     total = float(s.total_size)
     up = total * s.step_ratio
@@ -78,7 +79,7 @@ def _cosine_annealing(s: T.CosineAnnealingLR, base: float) -> Schedule:
 
 def _exponential(s: T.ExponentialLR, base: float) -> Schedule:
     if not 0 < s.gamma <= 1:
-        raise ValueError(f"from_torch: ExponentialLR gamma must be in (0, 1], got {s.gamma!r}")
+        raise InputError(f"from_torch: ExponentialLR gamma must be in (0, 1], got {s.gamma!r}")
     return Exponential(base, factor=s.gamma)
 
 
@@ -130,6 +131,6 @@ def convert(s: Any, i: int, depth: int = 0) -> Schedule:
         out = _by_base(s, float(s.base_lrs[i]))
         if out is not None:
             return out
-    raise TypeError(
+    raise InputTypeError(
         f"from_torch: cannot convert {type(s).__name__}; supported: {', '.join(SUPPORTED)}"
     )

@@ -2,18 +2,41 @@
 
 Sub-commands live in modules of this package, one family each
 (``schedules``: plot/values/show/list; ``experiment``: compare/find-lr).
-Every user error exits with status 2 and one line on stderr, never a
-traceback.
+
+Exit status and stderr:
+
+* ``0``: done.
+* ``2``: bad input, one line ``lrkit: error: <what and why>``, never a
+  traceback. Bad input is an :class:`lrkit.Error` (a spec, a file, a
+  parameter), a usage error of an option, an ``OSError`` that names a path
+  (missing, unreadable or not writable) or says the disk is full or the output
+  pipe closed, a missing optional dependency, or running out of memory.
+* ``1``: anything else is a bug in lrkit: one line ``lrkit: internal error:
+  <type>: <message> -- please report it (...)``. ``lrkit --debug ...`` or
+  ``LRKIT_DEBUG=1`` prints the traceback above that line (and above an
+  ``error:`` line too). Ctrl-C also exits 1 (``lrkit: aborted``).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+import traceback
 from typing import Any
 
 import click
 
-from ..errors import SpecError
+from ..errors import Error
+
+INTERNAL_ERROR_EXIT = 1
+"""The exit status of a bug (an exception that is not one of lrkit's errors)."""
+
+DEBUG_VARIABLE = "LRKIT_DEBUG"
+"""Set it (to anything but ``0`` or nothing) to print the traceback of every error."""
+
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EPIPE, getattr(errno, "EDQUOT", errno.ENOSPC)}
+"""OSErrors that are about the machine, not lrkit, even when they name no path."""
 
 
 class UserError(click.ClickException):
@@ -21,8 +44,62 @@ class UserError(click.ClickException):
 
     exit_code = 2
 
+    def __init__(self, message: str, trace: str = "") -> None:
+        super().__init__(message)
+        self.trace = trace
+
     def show(self, file: Any = None) -> None:
+        if self.trace:
+            click.echo(self.trace.rstrip("\n"), err=True)
         click.echo(f"lrkit: error: {self.format_message()}", err=True)
+
+
+class InternalError(click.ClickException):
+    """An exception that is not bad input, hence a bug: one line asking for a report
+    (with the traceback above it in debug mode), exit status :data:`INTERNAL_ERROR_EXIT`."""
+
+    exit_code = INTERNAL_ERROR_EXIT
+
+    def __init__(self, e: BaseException, trace: str = "") -> None:
+        kind = type(e).__qualname__
+        if type(e).__module__ != "builtins":
+            kind = f"{type(e).__module__}.{kind}"
+        super().__init__(f"{kind}: {_one_line(e)}")
+        self.trace = trace
+
+    def show(self, file: Any = None) -> None:
+        if self.trace:
+            click.echo(self.trace.rstrip("\n"), err=True)
+        how = "" if self.trace else f" (run with --debug or {DEBUG_VARIABLE}=1 for the traceback)"
+        click.echo(f"lrkit: internal error: {self.format_message()} -- please report it{how}",
+                   err=True)
+
+
+def debugging(ctx: click.Context | None = None) -> bool:
+    """Whether ``--debug`` was given (to the group) or :data:`DEBUG_VARIABLE` is set."""
+    if ctx is not None and ctx.find_root().params.get("debug"):
+        return True
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
+def _user_facing(e: Exception) -> bool:
+    """Whether ``e`` is bad input or the environment (exit 2) rather than a bug."""
+    if isinstance(e, (Error, MemoryError)):
+        return True
+    if isinstance(e, OSError):
+        return e.filename is not None or e.errno in _ENVIRONMENT_ERRNOS
+    if isinstance(e, ImportError):  # a missing optional dependency, not lrkit's own module
+        return not (e.name or "").split(".")[0] == "lrkit"
+    return False
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, MemoryError):
+        return "not enough memory for that; ask for fewer steps"
+    if isinstance(e, OSError) and e.strerror:
+        path = f"{e.filename!s}: " if e.filename is not None else ""
+        return f"{path}{e.strerror}"
+    return _one_line(e)
 
 
 class _Group(click.Group):
@@ -31,10 +108,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (SpecError, ValueError, TypeError, OSError, ImportError) as e:
-            raise UserError(_one_line(e)) from None
-        except MemoryError:
-            raise UserError("not enough memory for that; ask for fewer steps") from None
+        except Exception as e:  # sorted here into bad input (exit 2) and bugs (exit 1)
+            trace = traceback.format_exc() if debugging(ctx) else ""
+            if _user_facing(e):
+                raise UserError(_message(e), trace) from None
+            raise InternalError(e, trace) from None
 
 
 def _one_line(e: BaseException) -> str:
@@ -43,7 +121,9 @@ def _one_line(e: BaseException) -> str:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lrkit")
-def main() -> None:
+@click.option("--debug", is_flag=True,
+              help=f"Print the traceback of an error (also: {DEBUG_VARIABLE}=1).")
+def main(debug: bool) -> None:
     """Learning-rate schedules: plot them, find a good learning rate, compare them by training."""
 
 
