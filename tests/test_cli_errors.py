@@ -23,7 +23,7 @@ def _raise(e: BaseException) -> None:
 
 RAISED = {
     "spec-error": lambda: lrkit.parse("cosin(0.1)"),
-    "input-error": lambda: lrkit.cosine(peak=0.1, steps=0),
+    "input-error": lambda: lrkit.cosine(init=0.1, steps=0),
     "input-type-error": lambda: lrkit.constant("0.1"),
     "value-error": lambda: int("ten"),
     "type-error": lambda: len(5),

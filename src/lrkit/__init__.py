@@ -48,7 +48,8 @@ from .schedules import TimeDecay as time_decay
 from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
 __all__ = [
-    "REGISTRY", "Schedule", "Error", "SpecError", "InputError", "InputTypeError", "PlateauState", "split_plateau",
+    "REGISTRY", "Schedule", "Error", "SpecError", "InputError", "InputTypeError",
+    "PlateauState", "split_plateau",
     "parse", "load", "dumps", "from_dict", "Shape",
     "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",
     "linear", "polynomial", "cosine", "cosine_restarts", "cyclic", "one_cycle",

@@ -158,7 +158,7 @@ class Shape:
 
 MAX_DEPTH = 100
 """How deeply a spec or a schedule dict may nest. In a spec every call, bracket and
-operator adds a level to what it holds (``0.1`` is 1 level, ``cosine(peak=0.1, steps=10)``
+operator adds a level to what it holds (``0.1`` is 1 level, ``cosine(init=0.1, steps=10)``
 2, a chain ``a + b + c`` 3); in the data form every mapping does, and every list in a
 list (a list that is a field's value is part of its mapping's level). A schedule's dict
 (:meth:`~lrkit.Schedule.to_dict`) nests no deeper than its spec. Deeper input is
