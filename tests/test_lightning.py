@@ -145,7 +145,7 @@ def test_trains_checkpoints_resumes_and_logs(tmp_path: Path) -> None:
     first.fit(Digits(), train, val)
     ckpt = tmp_path / "part" / "last.ckpt"
     saved = torch.load(ckpt, weights_only=True)["lr_schedulers"][0]
-    assert saved["step"] == 2 * STEPS_PER_EPOCH and saved["plateau"][0]["reductions"] == 1
+    assert saved["step"] == 2 * STEPS_PER_EPOCH and saved["plateau"][0]["state"]["reductions"] == 1
 
     resumed_model = Digits()
     resumed = trainer(tmp_path, EPOCHS, "part")
