@@ -907,11 +907,17 @@ def from_torch(scheduler: Any) -> Schedule | dict[str, Schedule] | list[Any]:
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     >>> from_torch(torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.5))
     step_decay(init=0.1, factor=0.5, every=30)
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    >>> sorted(from_torch(torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100)))
+    ['lr', 'momentum']
     """
-    from ._torch.convert import convert
+    from ._torch.convert import convert, momentum
 
     n = len(scheduler.optimizer.param_groups)
-    out = [convert(scheduler, i) for i in range(n)]
+    out: list[Any] = [convert(scheduler, i) for i in range(n)]
+    moms = [momentum(scheduler, i) for i in range(n)]
+    if any(m is not None for m in moms):
+        out = [{"lr": s, "momentum": m} for s, m in zip(out, moms)]
     return out[0] if all(s == out[0] for s in out) else out
 
 
