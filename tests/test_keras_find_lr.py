@@ -106,3 +106,16 @@ def test_refusals(digits: tuple) -> None:
 def test_step_is_a_word_for_batch() -> None:
     cb = lrkit.keras.Callback(lrkit.constant(0.1), interval="step")
     assert cb.interval == "batch" and cb.get_config()["interval"] == "batch"
+
+
+def test_the_docs_recipe_trains_at_the_suggestion(digits: tuple) -> None:
+    """docs/keras-optax.md: the suggestion as the peak of a schedule put in the optimizer."""
+    x, y = digits
+    model = make_model(0.01)
+    r = lrkit.keras.find_lr(model, x, y, batch_size=128, steps=STEPS)
+    s = lrkit.warmup(lrkit.cosine(r.suggestion, steps=30), warmup_steps=3)
+    model.optimizer.learning_rate = lrkit.keras.Schedule(s)
+    hist = model.fit(x, y, batch_size=128, epochs=2, verbose=0)
+    assert float(model.optimizer.learning_rate) == pytest.approx(s(int(model.optimizer.iterations)),
+                                                                 rel=1e-6)
+    assert hist.history["loss"][1] < hist.history["loss"][0]

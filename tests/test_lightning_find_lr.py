@@ -25,6 +25,15 @@ with warnings.catch_warnings():
 STEPS = 30
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Any:
+    """Tiny models train far faster on one thread when the cores are shared (xdist)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 class Net(pl.LightningModule):  # type: ignore[misc]
     def __init__(self, lr: float = 0.05, dropout: float = 0.0) -> None:
         super().__init__()
