@@ -13,20 +13,11 @@ import pytest
 import torch
 
 import lrkit
-from test_lightning import import_hiding_broken_torchvision
+from test_lightning import import_hiding_broken_torchvision, one_torch_thread  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # (see test_lightning)
 DOC = Path(__file__).resolve().parent.parent / "docs" / "torch.md"
 BLOCK = re.compile(r"<!-- tested: (\w+) -->\n```python\n(.*?)```", re.S)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Any:
-    """Tiny models train far faster on one thread when the cores are shared (xdist)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def blocks() -> dict[str, str]:

@@ -14,7 +14,7 @@ import torch
 import lrkit
 from lrkit.experiment.lr_find import analyse
 from lrkit.torch import Scheduler
-from test_lightning import import_hiding_broken_torchvision, loaders
+from test_lightning import import_hiding_broken_torchvision, loaders, one_torch_thread  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # (see test_lightning)
 with warnings.catch_warnings():
@@ -23,15 +23,6 @@ with warnings.catch_warnings():
     from lrkit.lightning import FindLR
 
 STEPS = 30
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Any:
-    """Tiny models train far faster on one thread when the cores are shared (xdist)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class Net(pl.LightningModule):  # type: ignore[misc]

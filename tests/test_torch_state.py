@@ -192,21 +192,12 @@ def mutate(obj: Any, path: tuple[Any, ...], how: str, junk: Any) -> Any:
     if not path:
         return junk if how == "replace" else obj
     head, rest = path[0], path[1:]
-    if isinstance(obj, dict):
-        out = dict(obj)
-        if not rest and how == "drop":
-            del out[head]
-        else:
-            out[head] = mutate(obj[head], rest, how, junk) if rest else _change(
-                obj[head], how, junk)
-        return out
-    items = list(obj)
+    out: Any = dict(obj) if isinstance(obj, dict) else list(obj)
     if not rest and how == "drop":
-        del items[head]
+        del out[head]
     else:
-        items[head] = mutate(items[head], rest, how, junk) if rest else _change(
-            items[head], how, junk)
-    return tuple(items) if isinstance(obj, tuple) else items
+        out[head] = mutate(out[head], rest, how, junk) if rest else _change(out[head], how, junk)
+    return tuple(out) if isinstance(obj, tuple) else out
 
 
 def _change(value: Any, how: str, junk: Any) -> Any:
