@@ -22,15 +22,21 @@ def opt(lrs: tuple[float, ...] = (0.1,), **kw: Any) -> torch.optim.SGD:
                             for lr in lrs], lr=lrs[0], **kw)
 
 
-def torch_lrs(sched: Any, n: int) -> np.ndarray:
+def momentum(g: dict[str, Any]) -> float:
+    return float(g["betas"][0] if "betas" in g else g["momentum"])
+
+
+def torch_lrs(sched: Any, n: int, key: Callable[[dict[str, Any]], float] = lambda g: g["lr"]
+              ) -> np.ndarray:
+    """``key(group)`` (the lr, or the momentum) of every group at steps 0 .. n-1."""
     o = sched.optimizer
-    out = [[g["lr"] for g in o.param_groups]]
+    out = [[key(g) for g in o.param_groups]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(n - 1):
             o.step()
             sched.step()
-            out.append([g["lr"] for g in o.param_groups])
+            out.append([key(g) for g in o.param_groups])
     return np.array(out)
 
 
@@ -83,18 +89,56 @@ def test_values_equal_torch(name: str, build: Callable[[torch.optim.Optimizer], 
     ref = build(o)
     converted = from_torch(ref)
     expected = torch_lrs(ref, n)
-    schedules = converted if isinstance(converted, list) else [converted] * 2
-    for i, s in enumerate(schedules):
+    cycles = getattr(ref, "cycle_momentum", False)
+    per_group = converted if isinstance(converted, list) else [converted] * 2
+    assert all(isinstance(c, dict) == cycles for c in per_group)  # the momentum is not dropped
+    for i, c in enumerate(per_group):
+        s = c["lr"] if cycles else c
         assert lrkit.parse(repr(s)) == s  # a spec that round-trips
         np.testing.assert_allclose(s.values(n), expected[:, i], rtol=rtol, atol=1e-15)
     # and driving a fresh optimizer through lrkit's Scheduler gives the same lrs
-    o2 = opt((0.5, 0.5), momentum=0.9)
+    o2 = opt((0.5, 0.5), momentum=0.5)
     sched = Scheduler(o2, converted)
     got = []
     for _ in range(n):
-        got.append([g["lr"] for g in o2.param_groups])
+        got.append([(g["lr"], g["momentum"]) for g in o2.param_groups])
         sched.step()
-    np.testing.assert_allclose(np.array(got), expected, rtol=rtol, atol=1e-15)
+    np.testing.assert_allclose(np.array(got)[:, :, 0], expected, rtol=rtol, atol=1e-15)
+    if cycles:  # the momentum too, as PyTorch cycles it
+        moms = torch_lrs(build(opt((0.1, 0.03), momentum=0.9)), n, momentum)
+        np.testing.assert_allclose(np.array(got)[:, :, 1], moms, rtol=rtol, atol=1e-15)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: T.OneCycleLR(o, max_lr=0.3, total_steps=N, base_momentum=0.8, max_momentum=0.97),
+    lambda o: T.OneCycleLR(o, max_lr=0.3, total_steps=N, three_phase=True),
+    lambda o: T.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=170, mode="triangular2"),
+], ids=["OneCycleLR", "OneCycleLR_3", "CyclicLR"])
+def test_adams_beta1_cycles_as_in_torch(make: Callable[[torch.optim.Optimizer], Any]) -> None:
+    def adam() -> torch.optim.Adam:
+        return torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.1,
+                                betas=(0.9, 0.99))
+
+    ref = make(adam())
+    converted = from_torch(ref)
+    assert isinstance(converted, dict) and set(converted) == {"lr", "momentum"}
+    want = torch_lrs(make(adam()), N, lambda g: g["betas"][0])[:, 0]
+    o = adam()
+    sched = Scheduler(o, converted)
+    got = []
+    for _ in range(N):
+        got.append(o.param_groups[0]["betas"])
+        sched.step()
+    np.testing.assert_allclose([b[0] for b in got], want, rtol=1e-12, atol=1e-15)
+    assert {b[1] for b in got} == {0.99}
+
+
+def test_momentum_cycling_inside_sequential_is_refused() -> None:
+    o = opt(momentum=0.9)
+    seq = T.SequentialLR(o, [T.LinearLR(o, 0.1, total_iters=10),
+                             T.OneCycleLR(o, max_lr=0.3, total_steps=100)], milestones=[10])
+    with pytest.raises(ValueError, match="holds a OneCycleLR that also cycles the momentum"):
+        from_torch(seq)
 
 
 def test_one_group_gives_one_schedule() -> None:
@@ -110,7 +154,8 @@ def test_cosine_annealing_follows_torch_past_t_max() -> None:
 
 def test_unsupported_schedulers_are_refused() -> None:
     o = opt()
-    with pytest.raises(TypeError, match="cannot convert LambdaLR; supported: StepLR"):
+    with pytest.raises(TypeError, match=r"cannot convert LambdaLR \(it holds a Python function.*"
+                       r"Scheduler\(opt, shape, relative=True\).*; supported: StepLR"):
         from_torch(T.LambdaLR(o, lambda e: 0.9**e))
     with pytest.raises(TypeError, match="custom scale_fn"):
         from_torch(T.CyclicLR(opt(), 0.01, 0.1, scale_fn=lambda x: 1.0, cycle_momentum=False))
@@ -121,7 +166,7 @@ def test_unsupported_schedulers_are_refused() -> None:
 def test_one_cycle_is_mapped_to_lrkits_knots() -> None:
     """PyTorch's knots 0, p*T - 1, T - 1 are one_cycle(steps=T-1, up_frac=(p*T-1)/(T-1))."""
     s = from_torch(T.OneCycleLR(opt(), max_lr=0.3, total_steps=101, pct_start=0.25,
-                                anneal_strategy="linear"))
+                                anneal_strategy="linear", cycle_momentum=False))
     assert s == lrkit.one_cycle(0.3, steps=100, up_frac=(0.25 * 101 - 1) / 100, shape="linear")
     assert s.length == 100
 

@@ -77,3 +77,32 @@ def test_trainer_runs_logs_and_resumes(tmp_path: Path) -> None:
     assert {k: again[k] for k in range(7, STEPS + 1)} == {k: lrs[k] for k in range(7, STEPS + 1)}
     for p, q in zip(full.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("hf_name", "shape"), [
+    ("get_cosine_schedule_with_warmup",
+     lambda w, n: lrkit.warmup(lrkit.cosine(1.0, steps=n), warmup_steps=w)),
+    ("get_linear_schedule_with_warmup",
+     lambda w, n: lrkit.warmup(lrkit.linear(1.0, end=0.0, steps=n), warmup_steps=w)),
+])
+@pytest.mark.parametrize(("warm", "total"), [(100, 3000), (7, 500), (0, 2000)])
+def test_relative_shapes_equal_hugging_faces_schedulers(hf_name: str, shape: Any, warm: int,
+                                                        total: int) -> None:
+    """Per group, ``Scheduler(opt, shape, relative=True)`` is HF's LambdaLR, step by step."""
+
+    def two_groups() -> torch.optim.AdamW:
+        return torch.optim.AdamW([{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1e-5},
+                                  {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1e-3}])
+
+    s = shape(warm, total) if warm else (lrkit.cosine(1.0, steps=total) if "cosine" in hf_name
+                                         else lrkit.linear(1.0, end=0.0, steps=total))
+    hf_opt, ours_opt = two_groups(), two_groups()
+    hf = getattr(transformers, hf_name)(hf_opt, warm, total)
+    ours = Scheduler(ours_opt, s, relative=True)
+    for _ in range(total + 1):  # (past total, HF's cosine climbs back up; lrkit's holds 0)
+        for a, b in zip(hf_opt.param_groups, ours_opt.param_groups):
+            # (HF's 0.5 * (1 + cos(pi * p)) cancels near the end: abs 1e-14 of the rate)
+            assert b["lr"] == pytest.approx(a["lr"], rel=1e-12, abs=1e-14 * a["initial_lr"])
+        hf_opt.step()
+        hf.step()
+        ours.step()

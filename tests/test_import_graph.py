@@ -24,6 +24,7 @@ FACE = ROOT  # lrkit/__init__.py: it may import anything; no module inside may i
 CORE = ("lrkit.schedule", "lrkit.schedules", "lrkit.compose", "lrkit.plateau", "lrkit.spec",
         "lrkit.xp", "lrkit.errors", "lrkit._check", "lrkit.glossary")
 ABOVE_THE_CORE = ("lrkit.torch", "lrkit.keras", "lrkit.optax", "lrkit._torch", "lrkit._traced",
+                  "lrkit.lightning",
                   "lrkit.plot", "lrkit.experiment", "lrkit.cli")
 
 

@@ -149,7 +149,7 @@ def test_config_and_state_are_json_builtins():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"interval": "step"}, "interval must be one of"),
+    ({"interval": "steps"}, "interval must be 'epoch' or 'batch' \\(or 'step'\\), got 'steps'"),
     ({"steps_per_epoch": 10}, "steps_per_epoch=10 goes with interval='batch'"),
     ({"interval": "batch", "steps_per_epoch": 0}, "steps_per_epoch must be an integer >= 1, got 0"),
     ({"monitor": ""}, "monitor must be a logs key"),

@@ -171,9 +171,9 @@ def test_from_dict_errors():
     ("cosine(init=0.1, steps=10, zzz=1)",
      r"^cosine\(\) has no parameter 'zzz' at column 28; valid: init, steps, end, power, "
      r"progress_power$"),
-    ("cosine(init=0.1, steps=10)", r"^cosine\(\) has no parameter 'peak' at column 8; "
+    ("cosine(peak=0.1, steps=10)", r"^cosine\(\) has no parameter 'peak' at column 8; "
      r"valid: init, steps"),
-    ("warmup(cosine(0.1, steps=10), warmup_steps=2)", r"^warmup\(\) has no parameter 'steps' at "
+    ("warmup(cosine(0.1, steps=10), steps=2)", r"^warmup\(\) has no parameter 'steps' at "
      r"column 31; did you mean 'warmup_steps'\?$"),
     ("cosine(init=0.1, steps=10, init=0.2)", r"got parameter 'init' twice at column 28"),
     ("cosine(0.1, init=0.2, steps=10)", r"cosine\(\) got multiple values for argument 'init'"),

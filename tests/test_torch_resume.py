@@ -150,7 +150,7 @@ def test_load_state_dict_from_a_different_schedule_is_refused() -> None:
     torch_sd = torch.optim.lr_scheduler.StepLR(make_opt(), 10).state_dict()
     with pytest.raises(ValueError, match="expected a state dict from lrkit's Scheduler"):
         other.load_state_dict(torch_sd)
-    with pytest.raises(ValueError, match="step must be an integer >= 0, got -2"):
+    with pytest.raises(ValueError, match="'step' is -2; expected an integer in \\[0, "):
         other.load_state_dict({**sd, "step": -2})
 
 

@@ -183,7 +183,8 @@ def test_state_dict_is_weights_only_safe() -> None:
     buf.seek(0)
     loaded = torch.load(buf, weights_only=True)
     assert loaded == sched.state_dict()  # (a NaN never becomes the best: == is meaningful)
-    assert loaded["step"] == 4 and loaded["plateau"][0]["scale"] == 0.1
+    assert loaded["step"] == 4 and loaded["plateau"][0]["state"]["scale"] == 0.1
+    assert loaded["plateau"][0]["group"] == 0 and loaded["plateau"][0]["key"] == "lr"
 
 
 def test_plateau_composes_with_warmup_cosine() -> None:
@@ -241,7 +242,7 @@ def test_bad_schedule_argument_writes_nothing(schedule: object, exc: type, match
     ({"steps_per_epoch": 0, "interval": "epoch"}, "steps_per_epoch must be an integer >= 1, got 0"),
     ({"steps_per_epoch": -3, "interval": "epoch"}, "steps_per_epoch must be an integer >= 1"),
     ({"steps_per_epoch": 10}, "steps_per_epoch=10 goes with interval='epoch'"),
-    ({"interval": "batch"}, "interval must be 'step' or 'epoch', got 'batch'"),
+    ({"interval": "batches"}, "interval must be 'step' \\(or 'batch'\\) or 'epoch', got 'batches'"),
     ({"start_step": -1}, "start_step must be an integer >= 0, got -1"),
     ({"multipliers": [1.0, 2.0]}, "multipliers has 2 entries but the optimizer has 1"),
     ({"multipliers": [-1.0]}, "multipliers\\[0\\] must be a number >= 0, got -1.0"),

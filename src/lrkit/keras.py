@@ -46,9 +46,10 @@ from .schedule import REGISTRY
 from .schedule import Schedule as _Schedule
 from .spec import as_schedule, from_dict
 
-__all__ = ["Schedule", "Callback"]
+__all__ = ["Schedule", "Callback", "find_lr"]
 
-INTERVALS = ("epoch", "batch")
+INTERVALS = {"epoch": "epoch", "batch": "batch", "step": "batch"}
+"""The units ``interval`` accepts: ``"step"`` (PyTorch's word) is ``"batch"``."""
 
 
 def _lrkit_schedule(who: str, schedule: Any) -> _Schedule:
@@ -181,8 +182,8 @@ class Callback(keras.callbacks.Callback):  # type: ignore[misc]
     * ``interval="epoch"``: at the start of epoch ``e`` (0-based, as Keras
       counts, so ``initial_epoch`` resumes correctly) ``lr = s(e)``; Keras'
       ``LearningRateScheduler(lambda e: s(e))``.
-    * ``interval="batch"``: before every update ``lr = s(t)`` with ``t`` the
-      optimizer's ``iterations`` (completed updates), or
+    * ``interval="batch"`` (or ``"step"``, PyTorch's word): before every update
+      ``lr = s(t)`` with ``t`` the optimizer's ``iterations`` (completed updates), or
       ``t = iterations / steps_per_epoch`` for a schedule written in epochs.
 
     If ``schedule`` is ``base * plateau(...)``, the plateau controller sees
@@ -200,8 +201,10 @@ class Callback(keras.callbacks.Callback):  # type: ignore[misc]
         super().__init__()
         who = "lrkit.keras.Callback"
         s = _lrkit_schedule(who, schedule)
-        if interval not in INTERVALS:
-            raise InputError(f"{who}: interval must be one of {INTERVALS}, got {interval!r}")
+        if not (isinstance(interval, str) and interval in INTERVALS):
+            raise InputError(f"{who}: interval must be 'epoch' or 'batch' (or 'step'), "
+                             f"got {interval!r}")
+        interval = INTERVALS[interval]
         spe = _steps_per_epoch(who, steps_per_epoch)
         if spe is not None and interval != "batch":
             raise InputError(f"{who}: steps_per_epoch={spe!r} goes with interval='batch' "
@@ -319,3 +322,115 @@ class Callback(keras.callbacks.Callback):  # type: ignore[misc]
         self.last_lr = None if last is None else float(last)
         if self.controller is not None:
             self.controller.load_state_dict(state["plateau"])
+
+
+# -- the learning-rate range test ------------------------------------------------------------
+
+_FIT_OWN = ("epochs", "steps_per_epoch", "callbacks", "initial_epoch", "verbose",
+            "validation_data", "validation_split", "validation_steps", "validation_freq",
+            "validation_batch_size")
+"""``model.fit`` arguments that :func:`find_lr` sets itself."""
+
+
+class _Sweep(keras.callbacks.Callback):  # type: ignore[misc]
+    """Sets the learning rate of update ``i`` (a float learning rate) and records the loss
+    of each batch; stops the fit where the range test's rule says the sweep diverged."""
+
+    def __init__(self, lrs: np.ndarray, set_lr: bool, check: Any, every: int) -> None:
+        super().__init__()
+        self.lrs, self.set_lr, self.check, self.every = lrs, set_lr, check, every
+        self.losses: list[float] = []
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.set_lr:
+            self.model.optimizer.learning_rate = float(self.lrs[len(self.losses)])
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = float(np.asarray(keras.ops.convert_to_numpy((logs or {})["loss"])))
+        self.losses.append(loss)
+        n = len(self.losses)
+        if n >= len(self.lrs) or ((not np.isfinite(loss) or n % self.every == 0)
+                                  and self.check(self.lrs[:n], self.losses).diverged):
+            self.model.stop_training = True
+
+
+def find_lr(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None,
+            start: float = 1e-7, end: float = 10.0, steps: int = 100, mode: str = "exp",
+            smooth: float = 0.98, diverge: float = 4.0, suggestion: str = "valley",
+            plot: str | None = None, **fit_kwargs: Any) -> Any:
+    """The learning-rate range test on a compiled Keras 3 ``model``, with ``model.fit``.
+
+    Trains for ``steps`` updates on ``x``, ``y`` (anything ``model.fit`` takes; it is
+    cycled if it has fewer batches) while the learning rate sweeps from ``start`` to
+    ``end`` (``mode="exp"`` or ``"linear"``), records each batch's loss (measured before
+    its update) and reads the suggestions off the smoothed curve: the same sweep,
+    smoothing, stop rule, suggestions and figure as :func:`lrkit.find_lr` for PyTorch
+    (``lrkit.experiment.lr_find``; the parameters mean what they mean there). Returns its
+    ``LRFindResult``; ``plot="lr_find.png"`` also writes the figure.
+
+    Afterwards every model variable (weights, non-trainable state, dropout seeds), every
+    optimizer variable (iterations, learning rate, moments) and the optimizer's learning
+    rate schedule, if it has one, are as before, and the metrics are reset: ``model.fit``
+    then trains as if the test had not run. The optimizer is built first if it was not.
+
+    The fit runs one batch per epoch (so that Keras' ``loss`` is each batch's own, not a
+    running mean) for ``steps`` epochs, with this function's callback only; other
+    ``fit_kwargs`` (``shuffle``, ``sample_weight``, ``class_weight``) are passed on. A
+    float learning rate is set before every batch; a ``LearningRateSchedule`` is swapped
+    for the sweep (as :class:`Schedule`, read at ``iterations``, which start at 0) and
+    put back. The sweep is checked against the stop rule every ``steps // 25`` batches
+    and at any non-finite loss; the result is cut exactly where the rule says.
+    """
+    from .experiment.lr_find import _check as check_options
+    from .experiment.lr_find import analyse, plot_lr_find, sweep
+
+    who = "lrkit.keras.find_lr"
+    check_options(start, end, steps, mode, smooth, diverge, suggestion)
+    if not isinstance(model, keras.Model) or not getattr(model, "compiled", False):
+        raise InputError(f"{who}: model must be a compiled keras.Model (call "
+                         f"model.compile(optimizer=..., loss=...) first), got {model!r}")
+    if not model.built:
+        raise InputError(f"{who}: the model has no weights yet; give it a keras.Input or call "
+                         "model.build(input_shape) first, so that they can be restored")
+    taken = sorted(set(fit_kwargs) & set(_FIT_OWN))
+    if taken:
+        raise InputError(f"{who}: {', '.join(taken)} cannot be passed: find_lr runs "
+                         f"model.fit itself (one batch per epoch, its own callback)")
+    opt = model.optimizer
+    if not opt.built:
+        opt.build(model.trainable_variables)
+    lrs = sweep(start, end, steps, mode).values(steps)
+    kept_model = [v.numpy() for v in model.variables]
+    kept_opt = [v.numpy() for v in opt.variables]
+    scheduled = isinstance(opt._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+    own_schedule = opt._learning_rate if scheduled else None
+    history = getattr(model, "history", None)
+
+    def check(lr: np.ndarray, losses: list[float]) -> Any:
+        return analyse(lr, losses, planned=steps, smooth=smooth, diverge=diverge,
+                       suggestion=suggestion)
+
+    recorder = _Sweep(lrs, not scheduled, check, max(1, steps // 25))
+    try:
+        opt.iterations.assign(0)
+        if scheduled:
+            opt.learning_rate = Schedule(sweep(start, end, steps, mode))
+        model.fit(x, y, batch_size=batch_size, epochs=steps, steps_per_epoch=1, verbose=0,
+                  callbacks=[recorder], **fit_kwargs)
+    finally:
+        if scheduled:
+            opt.learning_rate = own_schedule
+        for v, value in zip(model.variables, kept_model):
+            v.assign(value)
+        for v, value in zip(opt.variables, kept_opt):
+            v.assign(value)
+        model.reset_metrics()
+        model.stop_training = False
+        if history is not None:
+            model.history = history
+    if not recorder.losses:
+        raise InputError(f"{who}: model.fit ran no batch (is x empty?)")
+    result = check(lrs[:len(recorder.losses)], recorder.losses)
+    if plot is not None:
+        plot_lr_find(result, plot)
+    return result

@@ -22,6 +22,7 @@ metric counts as not improving and never becomes the best. Keras'
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import KW_ONLY
 from typing import Any
 
@@ -146,16 +147,37 @@ class PlateauState:
             "reductions": self.reductions,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Any, who: str = "plateau state") -> None:
+        """Take a :meth:`state_dict`; anything else raises ``ValueError`` naming the key and
+        what was expected, and changes nothing.
+
+        ``scale`` must be in ``[0, 1]`` (it only ever shrinks from 1), ``best`` a number
+        that is not NaN, the counts integers ``>= 0``.
+        """
         keys = {"scale", "best", "num_bad", "cooldown_left", "reductions"}
-        if not isinstance(state, dict) or set(state) != keys:
-            got = sorted(state) if isinstance(state, dict) else state
-            raise InputError(f"plateau state must have keys {sorted(keys)}, got {got!r}")
-        self.scale = float(state["scale"])
-        self.best = float(state["best"])
-        self.num_bad = int(state["num_bad"])
-        self.cooldown_left = int(state["cooldown_left"])
-        self.reductions = int(state["reductions"])
+        if not isinstance(state, Mapping) or set(state) != keys:
+            got = sorted(map(repr, state)) if isinstance(state, Mapping) else repr(state)
+            raise InputError(f"{who} must have keys {sorted(keys)}, got {got}")
+        scale, best = state["scale"], state["best"]
+        if not (_check.is_number(scale) and 0.0 <= scale <= 1.0):
+            raise InputError(f"{who}: 'scale' must be a number in [0, 1], got {scale!r}")
+        try:
+            best = float(best) if _check.is_number(best) else math.nan
+        except OverflowError:  # an int too large for a float
+            best = math.nan
+        if best != best:
+            raise InputError(f"{who}: 'best' must be a number (not NaN), got {state['best']!r}")
+        counts = {}
+        for key in ("num_bad", "cooldown_left", "reductions"):
+            v = state[key]
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+                raise InputError(f"{who}: {key!r} must be an integer >= 0, got {v!r}")
+            counts[key] = v
+        self.scale = float(scale)
+        self.best = best
+        self.num_bad = counts["num_bad"]
+        self.cooldown_left = counts["cooldown_left"]
+        self.reductions = counts["reductions"]
 
 
 def plateau_value(base: Any, scale: float, floor: float) -> Any:

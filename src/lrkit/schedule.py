@@ -127,14 +127,32 @@ class Schedule:
         return float(self._f(check_t(t), MATH))
 
     def values(self, t: Any) -> np.ndarray:
-        """Values at ``t = 0 .. n-1`` (an int ``n``) or at an array of ``t``, as float64.
+        """Values at ``t = 0 .. n-1`` (a count ``n``) or at an array of ``t``, as float64.
 
-        Computed vectorised with NumPy, in cache-sized chunks.
+        A single number is always a count: an int, or a float that is a whole number
+        (``values(1e4)`` is ``values(10000)``); any other float is refused (the value at
+        one ``t`` is ``s(t)``; at given steps, pass them as a list or array). Computed
+        vectorised with NumPy, in cache-sized chunks.
+
+        >>> from lrkit import linear
+        >>> linear(1.0, end=0.0, steps=4).values(4.0).tolist()
+        [1.0, 0.75, 0.5, 0.25]
         """
-        if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        if isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool):
+            if isinstance(t, (float, np.floating)):
+                if not float(t).is_integer():
+                    hint = (f"; for the value at t={t!r} use s({t!r}), for values at given "
+                            f"steps pass them as a list: s.values([{t!r}])"
+                            if math.isfinite(t) else "")
+                    raise ValueError(
+                        f"values: a single number is a count of steps (values(n) evaluates "
+                        f"t = 0 .. n-1), so it must be a whole number, got {t!r}{hint}")
+                t = int(t)
             if t < 0:
                 raise InputError(f"values: n must be >= 0, got {t!r}")
             ts = np.arange(int(t), dtype=np.float64)
+        elif isinstance(t, bool):
+            raise TypeError(f"values: n must be a count of steps or an array of t, got {t!r}")
         else:
             ts = np.asarray(t, dtype=np.float64)
             if ts.size and not (np.all(ts >= 0) and np.all(np.isfinite(ts))):

@@ -53,12 +53,49 @@ def _one_cycle(s: T.OneCycleLR, i: int) -> Schedule:
                         div=peak / low, final_div=low / final,
                         shape=ANNEAL_SHAPES[s._anneal_func_type], three_phase=len(phases) == 3)
     except ValueError as e:
-        raise ValueError(
+        raise InputError(
             f"from_torch: OneCycleLR(total_steps={total}, pct_start={(up + 1) / total:g}"
             f"{', three_phase=True' if len(phases) == 3 else ''}) has no one_cycle equivalent: "
             f"it is one_cycle(steps=total_steps - 1, up_frac=(pct_start*total_steps - 1) / "
             f"(total_steps - 1)), and {e}"
         ) from None
+
+
+def momentum(s: Any, i: int) -> Schedule | None:
+    """The momentum (``beta1`` for Adam) that OneCycleLR and CyclicLR cycle with
+    ``cycle_momentum=True``, for param group ``i``; ``None`` for every other scheduler.
+
+    OneCycleLR's runs ``max_momentum -> base_momentum -> max_momentum`` on the learning
+    rate's knots (:meth:`lrkit.one_cycle.momentum`); CyclicLR's is
+    ``max_momentum - (max_momentum - base_momentum) * x * scale``, a ``cyclic`` from
+    ``max_momentum`` down to ``base_momentum``.
+    """
+    if not getattr(s, "cycle_momentum", False):
+        return None
+    if isinstance(s, T.OneCycleLR):
+        g = s.optimizer.param_groups[i]
+        oc = _one_cycle(s, i)
+        assert isinstance(oc, OneCycle)
+        return oc.momentum(low=float(g["base_momentum"]), high=float(g["max_momentum"]))
+    if isinstance(s, T.CyclicLR):
+        c = _cyclic(s, i)
+        assert isinstance(c, Cyclic)
+        return c.replace(init=float(s.max_momentums[i]), peak=float(s.base_momentums[i]))
+    return None
+
+
+def _no_momentum_inside(s: T.SequentialLR) -> None:
+    for child in s._schedulers:
+        if isinstance(child, T.SequentialLR):
+            _no_momentum_inside(child)
+        elif getattr(child, "cycle_momentum", False):
+            raise InputError(
+                f"from_torch: this SequentialLR holds a {type(child).__name__} that also "
+                "cycles the momentum (cycle_momentum=True), which a SequentialLR cannot be "
+                "converted with; build it with cycle_momentum=False to convert the learning "
+                "rate, and schedule the momentum with its own lrkit schedule "
+                "(Scheduler(opt, {'lr': ..., 'momentum': ...}))"
+            )
 
 
 def _cyclic(s: T.CyclicLR, i: int) -> Schedule:
@@ -121,6 +158,7 @@ def convert(s: Any, i: int, depth: int = 0) -> Schedule:
     if isinstance(s, T.ReduceLROnPlateau):
         return _plateau(s, i)
     if isinstance(s, T.SequentialLR):
+        _no_momentum_inside(s)
         kids = [convert(c, i, depth + 1 if k == 0 else 0) for k, c in enumerate(s._schedulers)]
         return join(*kids, at=tuple(m - depth for m in s._milestones))
     if isinstance(s, T.OneCycleLR):
@@ -131,6 +169,11 @@ def convert(s: Any, i: int, depth: int = 0) -> Schedule:
         out = _by_base(s, float(s.base_lrs[i]))
         if out is not None:
             return out
+    hint = ""
+    if isinstance(s, (T.LambdaLR, T.MultiplicativeLR)):
+        hint = (" (it holds a Python function: write the factor it computes as an lrkit "
+                "schedule, a shape peaking at 1, and use Scheduler(opt, shape, relative=True),"
+                " which multiplies each group's own rate by it as LambdaLR does)")
     raise InputTypeError(
-        f"from_torch: cannot convert {type(s).__name__}; supported: {', '.join(SUPPORTED)}"
+        f"from_torch: cannot convert {type(s).__name__}{hint}; supported: {', '.join(SUPPORTED)}"
     )

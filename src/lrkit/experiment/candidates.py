@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..schedule import Schedule
 from ..spec import TRIAL, Shape, SpecError, read
 from .recipe import AUTO_FACTORS, DEFAULT_SHAPES, PEAK_DIGITS, SHAPE_NAMES
@@ -56,7 +57,7 @@ class Candidate:
             return s
         top = float(np.max(s.values(n)))
         if not (math.isfinite(top) and top > 0):
-            raise ValueError(
+            raise InputError(
                 f"schedule {self.describe!r}: its largest value over the {n} steps is {top!r}; "
                 "a shape to rescale must have a positive maximum"
             )
@@ -84,11 +85,11 @@ def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> li
     out: list[Candidate] = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"--schedules: an empty schedule spec {item!r}")
+            raise InputError(f"--schedules: an empty schedule spec {item!r}")
         label, text = _split_label(item.strip())
         if text in DEFAULT_SHAPES:
             if not rescale:
-                raise ValueError(
+                raise InputError(
                     f"--schedules {text!r} is a shape without a peak, and --peaks spec runs "
                     f"schedules as written: give a full spec such as {DEFAULT_SHAPES[text]!r} "
                     "with numbers, or choose peaks"
@@ -99,7 +100,7 @@ def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> li
         if isinstance(source, Path):
             label = label or source.stem
         elif not rescale and "P" in source.names:
-            raise ValueError(
+            raise InputError(
                 f"--schedules {text!r} uses P ({SHAPE_NAMES['P']}), and --peaks spec runs "
                 "schedules as written: write the peak as a number, or choose peaks"
             )
@@ -107,7 +108,7 @@ def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> li
     labels = [c.label for c in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
-        raise ValueError(f"--schedules: duplicate label(s) {', '.join(dup)}; name them label=spec")
+        raise InputError(f"--schedules: duplicate label(s) {', '.join(dup)}; name them label=spec")
     return out
 
 
@@ -163,7 +164,7 @@ def parse_peaks(text: str | None) -> tuple[str, tuple[float, ...]]:
     except ValueError:
         vals = ()
     if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
-        raise ValueError(
+        raise InputError(
             f"--peaks must be 'auto', 'auto:F1,F2,..', 'spec' or positive numbers like "
             f"'0.01,0.1', got {text!r}"
         )

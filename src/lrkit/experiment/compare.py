@@ -36,6 +36,7 @@ from typing import Any
 
 from .._check import integer
 from .._version import __version__
+from ..errors import InputError
 from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
 from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
@@ -190,7 +191,7 @@ def _inputs(o: Options) -> _Inputs:
     jobs = integer(_WHO, "--jobs", o.jobs)
     chunk = integer(_WHO, "--chunk-size", o.chunk_size)
     if o.epochs is not None and o.steps is not None:
-        raise ValueError("give --epochs or --steps, not both")
+        raise InputError("give --epochs or --steps, not both")
     epochs = integer(_WHO, "--epochs", o.epochs) if o.epochs is not None else EPOCHS
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
@@ -208,11 +209,11 @@ def _inputs(o: Options) -> _Inputs:
 
 def _target(o: Options, metric: str | None) -> dict[str, float] | None:
     if o.target_acc is not None and not 0 < o.target_acc <= 1:
-        raise ValueError(f"--target-acc must be in (0, 1], got {o.target_acc!r}")
+        raise InputError(f"--target-acc must be in (0, 1], got {o.target_acc!r}")
     if o.target_acc is not None and metric != "accuracy":
-        raise ValueError("--target-acc needs a classification task (use --target-loss)")
+        raise InputError("--target-acc needs a classification task (use --target-loss)")
     if o.target_loss is not None and not (math.isfinite(o.target_loss)):
-        raise ValueError(f"--target-loss must be a finite number, got {o.target_loss!r}")
+        raise InputError(f"--target-loss must be a finite number, got {o.target_loss!r}")
     if o.target_acc is None and o.target_loss is None:
         return {"acc": TARGET_ACC} if metric == "accuracy" else None
     t: dict[str, float] = {}
@@ -333,7 +334,7 @@ def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: S
                        nesterov=config["nesterov"], weight_decay=config["weight_decay"],
                        progress=steps_progress(progress, "range test"), **RANGE_TEST)
     if not (math.isfinite(res.suggestion) and res.suggestion > 0):
-        raise ValueError(f"the range test found no usable learning rate (got "
+        raise InputError(f"the range test found no usable learning rate (got "
                          f"{res.suggestion!r}); give --peaks explicitly")
     store.set_note(name, {**res.to_dict(), "seeds": seeds})
     return res

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ..errors import InputError
 from ..schedule import Schedule
 from .candidates import Candidate, round_sig
 from .recipe import BATCH_SIZE, EXTEND_FACTOR, MOMENTUM, NESTEROV, OPTIMIZER, RECIPE, WEIGHT_DECAY
@@ -103,7 +104,7 @@ def chunked(runs: Sequence[Planned], size: int) -> list[list[Planned]]:
     uninterrupted one.
     """
     if size < 1:
-        raise ValueError(f"chunk size must be >= 1, got {size!r}")
+        raise InputError(f"chunk size must be >= 1, got {size!r}")
     uniq = list({r.key: r for r in runs}.values())
     return [uniq[i:i + size] for i in range(0, len(uniq), size)]
 
@@ -145,7 +146,7 @@ def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
     except (TypeError, ValueError, IndexError):
         out = []
     if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
-        raise ValueError(
+        raise InputError(
             f"--seeds must be a count like 3 or distinct seeds like 0,1,2, got {seeds!r}"
         )
     return out

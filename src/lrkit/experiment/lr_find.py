@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .._check import integer
+from ..errors import InputError, InputTypeError
 from ..schedule import Schedule
 from ..schedules import Exponential, Linear
 from .floats import float_array, json_float, json_floats
@@ -108,18 +109,18 @@ class LRFindResult:
 def _check(start: float, end: float, steps: int, mode: str, smooth: float, diverge: float,
            suggestion: str) -> None:
     if not (isinstance(start, (int, float)) and math.isfinite(start) and start > 0):
-        raise ValueError(f"find_lr: start must be a number > 0, got {start!r}")
+        raise InputError(f"find_lr: start must be a number > 0, got {start!r}")
     if not (isinstance(end, (int, float)) and math.isfinite(end) and end > start):
-        raise ValueError(f"find_lr: end must be a finite number > start={start!r}, got {end!r}")
+        raise InputError(f"find_lr: end must be a finite number > start={start!r}, got {end!r}")
     integer("find_lr", "steps", steps, 2)
     if mode not in MODES:
-        raise ValueError(f"find_lr: mode must be one of {MODES}, got {mode!r}")
+        raise InputError(f"find_lr: mode must be one of {MODES}, got {mode!r}")
     if not (isinstance(smooth, (int, float)) and 0 <= smooth < 1):
-        raise ValueError(f"find_lr: smooth must be in [0, 1), got {smooth!r}")
+        raise InputError(f"find_lr: smooth must be in [0, 1), got {smooth!r}")
     if not (isinstance(diverge, (int, float)) and diverge > 1):
-        raise ValueError(f"find_lr: diverge must be a number > 1, got {diverge!r}")
+        raise InputError(f"find_lr: diverge must be a number > 1, got {diverge!r}")
     if suggestion not in SUGGESTIONS:
-        raise ValueError(f"find_lr: suggestion must be one of {SUGGESTIONS}, got {suggestion!r}")
+        raise InputError(f"find_lr: suggestion must be one of {SUGGESTIONS}, got {suggestion!r}")
 
 
 def sweep(start: float, end: float, steps: int, mode: str = "exp") -> Schedule:
@@ -275,7 +276,7 @@ def find_lr(
 
     _check(start, end, steps, mode, smooth, diverge, suggestion)
     if not hasattr(optimizer, "param_groups"):
-        raise TypeError(f"find_lr: optimizer must be a torch optimizer, got {optimizer!r}")
+        raise InputTypeError(f"find_lr: optimizer must be a torch optimizer, got {optimizer!r}")
     lrs = sweep(start, end, steps, mode).values(steps)
     model_state = copy.deepcopy(model.state_dict())
     opt_state = copy.deepcopy(optimizer.state_dict())
@@ -304,7 +305,7 @@ def find_lr(
         optimizer.load_state_dict(opt_state)
         model.train(was_training)
     if not losses:
-        raise ValueError("find_lr: data gave no batches")
+        raise InputError("find_lr: data gave no batches")
     return analyse(lrs[:len(losses)], losses, planned=steps, smooth=smooth, diverge=diverge,
                    suggestion=suggestion)
 
@@ -345,7 +346,7 @@ def find_lr_task(
     _check(start, end, steps, mode, smooth, diverge, suggestion)
     seeds = list(seeds)
     if not seeds:
-        raise ValueError("find_lr_task: seeds is empty")
+        raise InputError("find_lr_task: seeds is empty")
     schedule = sweep(start, end, steps, mode)
     runs = [Run(f"lr-find-{s}", schedule, seed=s) for s in seeds]
     results = train(task, runs, steps=steps, batch_size=batch_size, optimizer=optimizer,
@@ -355,7 +356,7 @@ def find_lr_task(
                    suggestion=suggestion) for r in results]
     n = max(len(p.lrs) for p in per)
     if n == 0:
-        raise ValueError("find_lr_task: the loss was not finite at the first step for any seed")
+        raise InputError("find_lr_task: the loss was not finite at the first step for any seed")
 
     def stack(attr: str) -> np.ndarray:
         out = np.full((len(per), n), np.nan)

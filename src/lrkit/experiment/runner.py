@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import Error, InputError
 from ..schedule import Schedule
 from .grid import Planned
 from .recipe import TASK
@@ -37,12 +38,12 @@ class TaskRef:
         """From the CLI's ``--task`` / ``--data`` / ``--target``."""
         if data is not None:
             if task is not None:
-                raise ValueError("give either --task or --data, not both")
+                raise InputError("give either --task or --data, not both")
             if not target:
-                raise ValueError(f"--data {data!r} needs --target COLUMN")
+                raise InputError(f"--data {data!r} needs --target COLUMN")
             return cls("file", data, target)
         if target is not None:
-            raise ValueError("--target goes with --data FILE")
+            raise InputError("--target goes with --data FILE")
         name = task or TASK
         from .tasks import BUILTIN
 
@@ -76,13 +77,13 @@ def user_code(ref: TaskRef) -> Iterator[None]:
     error (a one-line message), not a crash; runs finished before it stay stored."""
     try:
         yield
-    except (ValueError, TypeError, KeyboardInterrupt):
+    except (Error, KeyboardInterrupt):  # lrkit's own errors already say what was wrong
         raise
     except Exception as e:  # noqa: BLE001 - torch raises RuntimeError and friends
         if ref.kind != "factory":
             raise
         msg = " ".join(str(e).split())[:300]
-        raise ValueError(f"training task {ref.name!r} failed: {type(e).__name__}: {msg}") from e
+        raise InputError(f"training task {ref.name!r} failed: {type(e).__name__}: {msg}") from e
 
 
 # -- one chunk (in this process or a worker) ------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import InputError
 from .recipe import STUDY
 
 ATTR = "lrkit"
@@ -50,7 +51,7 @@ class Store:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         if not isinstance(url, str) or not url.strip():
-            raise ValueError(f"--storage must be an Optuna storage URL, got {url!r}")
+            raise InputError(f"--storage must be an Optuna storage URL, got {url!r}")
         self.url, self.name = url, study
         try:
             self.study = optuna.create_study(
@@ -58,7 +59,7 @@ class Store:
             )
         except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna raise many kinds
             msg = " ".join(str(e).split())[:300] or type(e).__name__
-            raise ValueError(f"--storage {url!r} cannot be opened: {msg}") from None
+            raise InputError(f"--storage {url!r} cannot be opened: {msg}") from None
 
     def load(self) -> dict[str, Result]:
         """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key)."""

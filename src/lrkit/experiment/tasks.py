@@ -42,6 +42,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ..errors import InputError
+
 Data = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 LOSSES = ("cross_entropy", "mse")
@@ -63,7 +65,7 @@ class BatchedModel:
 
     def __init__(self, modules: Sequence[nn.Module]) -> None:
         if not modules:
-            raise ValueError("BatchedModel: need at least one module")
+            raise InputError("BatchedModel: need at least one module")
         params, buffers = stack_module_state(list(modules))
         self.params: dict[str, torch.Tensor] = {
             k: v.detach().clone().requires_grad_(True) for k, v in params.items()
@@ -155,9 +157,9 @@ class Task:
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
-            raise ValueError(f"task {self.name!r}: loss must be one of {LOSSES}, got {self.loss!r}")
+            raise InputError(f"task {self.name!r}: loss must be one of {LOSSES}, got {self.loss!r}")
         if self.metric not in METRICS:
-            raise ValueError(
+            raise InputError(
                 f"task {self.name!r}: metric must be one of {METRICS}, got {self.metric!r}"
             )
 
@@ -191,16 +193,16 @@ class Task:
 
 def _check_data(name: str, data: Any, loss: str) -> Data:
     if not isinstance(data, (tuple, list)) or len(data) != 4:
-        raise ValueError(
+        raise InputError(
             f"task {name!r}: data must be (X_train, y_train, X_val, y_val), "
             f"got {type(data).__name__}"
         )
     xt, yt, xv, yv = (torch.as_tensor(a) for a in data)
     for part, x, y in (("train", xt, yt), ("validation", xv, yv)):
         if len(x) == 0:
-            raise ValueError(f"task {name!r}: the {part} set is empty")
+            raise InputError(f"task {name!r}: the {part} set is empty")
         if len(x) != len(y):
-            raise ValueError(
+            raise InputError(
                 f"task {name!r}: {part} X has {len(x)} rows but y has {len(y)}"
             )
     if loss == "cross_entropy":
@@ -321,16 +323,16 @@ def get_task(name: str | Task) -> Task:
     if isinstance(name, Task):
         return name
     if not isinstance(name, str) or not name:
-        raise ValueError(f"task must be a non-empty name, got {name!r}")
+        raise InputError(f"task must be a non-empty name, got {name!r}")
     if name in BUILTIN:
         return BUILTIN[name]()
     if ":" in name and not os.path.exists(name):
         return from_factory(name)
     if os.path.splitext(name)[1].lower() in (".csv", ".npz", ".parquet"):
-        raise ValueError(f"task {name!r}: a data file needs a target column (use from_file)")
+        raise InputError(f"task {name!r}: a data file needs a target column (use from_file)")
     close = difflib.get_close_matches(name, list(BUILTIN), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else "."
-    raise ValueError(
+    raise InputError(
         f"unknown task {name!r}{hint} Built-in tasks: {', '.join(BUILTIN)}; "
         f"or 'package.module:factory'"
     )
@@ -345,11 +347,11 @@ def _read_columns(path: str) -> dict[str, np.ndarray]:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
         if not rows:
-            raise ValueError(f"data file {path!r} is empty")
+            raise InputError(f"data file {path!r} is empty")
         header, body = rows[0], [r for r in rows[1:] if r]
         if any(len(r) != len(header) for r in body):
             bad = next(i for i, r in enumerate(body, 2) if len(r) != len(header))
-            raise ValueError(f"data file {path!r}: line {bad} has a different number of fields")
+            raise InputError(f"data file {path!r}: line {bad} has a different number of fields")
         cols = list(zip(*body)) if body else [()] * len(header)
         return {h.strip(): np.array(c, dtype=object) for h, c in zip(header, cols)}
     if ext == ".npz":
@@ -359,16 +361,16 @@ def _read_columns(path: str) -> dict[str, np.ndarray]:
         try:
             import pandas as pd
         except ImportError:
-            raise ValueError(
+            raise InputError(
                 f"reading {path!r} needs the packages 'pandas' and 'pyarrow' "
                 f"(pip install pandas pyarrow); or use .csv/.npz"
             ) from None
         try:
             frame = pd.read_parquet(path)
         except ImportError as e:
-            raise ValueError(f"reading {path!r} needs the package 'pyarrow': {e}") from None
+            raise InputError(f"reading {path!r} needs the package 'pyarrow': {e}") from None
         return {str(c): frame[c].to_numpy() for c in frame.columns}
-    raise ValueError(
+    raise InputError(
         f"data file {path!r}: unsupported extension {ext!r}; use .csv, .npz or .parquet"
     )
 
@@ -377,7 +379,7 @@ def _numeric(path: str, name: str, col: np.ndarray) -> np.ndarray:
     try:
         return np.asarray(col, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"data file {path!r}: column {name!r} is not numeric (only numeric features are "
             f"supported)"
         ) from None
@@ -396,17 +398,17 @@ def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
     ``h = min(256, max(32, 2 * n_features))``.
     """
     if not isinstance(target, str) or not target:
-        raise ValueError(f"target must be a column name, got {target!r}")
+        raise InputError(f"target must be a column name, got {target!r}")
     if not os.path.isfile(path):
-        raise ValueError(f"data file not found: {path!r}")
+        raise InputError(f"data file not found: {path!r}")
     cols = _read_columns(path)
     if target not in cols:
-        raise ValueError(
+        raise InputError(
             f"data file {path!r} has no column {target!r}; columns: {', '.join(cols) or '(none)'}"
         )
     y_raw = np.asarray(cols[target])
     if len(y_raw) < 2:
-        raise ValueError(f"data file {path!r} is empty (needs at least 2 rows, got {len(y_raw)})")
+        raise InputError(f"data file {path!r} is empty (needs at least 2 rows, got {len(y_raw)})")
     feats = []
     for k, v in cols.items():
         if k == target:
@@ -414,12 +416,12 @@ def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
         a = _numeric(path, k, v)
         feats.append(a.reshape(len(a), -1))
     if not feats:
-        raise ValueError(f"data file {path!r}: no feature columns besides {target!r}")
+        raise InputError(f"data file {path!r}: no feature columns besides {target!r}")
     X = np.concatenate(feats, axis=1)
     if len(X) != len(y_raw):
-        raise ValueError(f"data file {path!r}: {len(X)} feature rows but {len(y_raw)} targets")
+        raise InputError(f"data file {path!r}: {len(X)} feature rows but {len(y_raw)} targets")
     if not np.all(np.isfinite(X)):
-        raise ValueError(f"data file {path!r}: features contain missing or non-finite values")
+        raise InputError(f"data file {path!r}: features contain missing or non-finite values")
     try:
         y_num = np.asarray(y_raw, dtype=np.float64)
         integer = bool(np.all(np.isfinite(y_num)) and np.all(y_num == np.round(y_num)))
@@ -428,7 +430,7 @@ def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
     classes = np.unique(y_raw.astype(str) if y_num is None else y_num)
     classify = integer and 2 <= len(classes) <= max_classes
     if y_num is None and not classify:
-        raise ValueError(
+        raise InputError(
             f"data file {path!r}: target {target!r} is not numeric and has {len(classes)} classes "
             f"(at most {max_classes})"
         )
@@ -483,27 +485,27 @@ def from_factory(spec: str) -> Task:
     do; data-dependent Python control flow and ``.item()`` calls do not.
     """
     if not isinstance(spec, str) or spec.count(":") != 1:
-        raise ValueError(f"task factory must be 'package.module:factory', got {spec!r}")
+        raise InputError(f"task factory must be 'package.module:factory', got {spec!r}")
     mod_name, fn_name = spec.split(":")
     try:
         module = importlib.import_module(mod_name)
     except Exception as e:  # noqa: BLE001 - any import failure is a user error here
-        raise ValueError(
+        raise InputError(
             f"cannot import task module {mod_name!r}: {type(e).__name__}: {e}"
         ) from None
     factory = getattr(module, fn_name, None)
     if not callable(factory):
-        raise ValueError(f"module {mod_name!r} has no callable {fn_name!r}")
+        raise InputError(f"module {mod_name!r} has no callable {fn_name!r}")
     try:
         made = factory()
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"task factory {spec!r} failed: {type(e).__name__}: {e}") from None
+        raise InputError(f"task factory {spec!r} failed: {type(e).__name__}: {e}") from None
     if isinstance(made, Task):
         return made
     if isinstance(made, (tuple, list)) and len(made) in (2, 3):
         made = dict(zip(("model", "data", "loss"), made))
     if not isinstance(made, dict) or "model" not in made or "data" not in made:
-        raise ValueError(
+        raise InputError(
             f"task factory {spec!r} must return a Task or a dict with 'model' and 'data', "
             f"got {type(made).__name__}"
         )
@@ -514,7 +516,7 @@ def from_factory(spec: str) -> Task:
     elif callable(model):
         make_model, init = model, "construct"
     else:
-        raise ValueError(f"task factory {spec!r}: 'model' must be an nn.Module or a callable")
+        raise InputError(f"task factory {spec!r}: 'model' must be an nn.Module or a callable")
     loss = made.get("loss")
     if loss is None:
         y0 = torch.as_tensor(make_data(0)[1])

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from .._check import integer
+from ..errors import InputError, InputTypeError
 from ..plateau import Plateau, PlateauState, split_plateau
 from ..schedule import Schedule
 from ..torch import Scheduler
@@ -68,13 +69,13 @@ class Run:
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key:
-            raise ValueError(f"Run: key must be a non-empty string, got {self.key!r}")
+            raise InputError(f"Run: key must be a non-empty string, got {self.key!r}")
         if not isinstance(self.schedule, Schedule):
-            raise TypeError(
+            raise InputTypeError(
                 f"Run {self.key!r}: schedule must be an lrkit Schedule, got {self.schedule!r}"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            raise TypeError(f"Run {self.key!r}: seed must be an int, got {self.seed!r}")
+            raise InputTypeError(f"Run {self.key!r}: seed must be an int, got {self.seed!r}")
 
 
 @dataclass
@@ -171,13 +172,13 @@ def _plan(task: Task | str, epochs: int | None, steps: int | None, batch_size: i
     batch_size = integer("train", "batch_size", batch_size)
     xt, yt, xv, yv = task.data(data_seed)
     if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        raise InputError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     if task.loss == "mse":
         yt, yv = yt.to(dtype), yv.to(dtype)
     n = len(xt)
     spe = -(-n // batch_size)
     if (epochs is None) == (steps is None):
-        raise ValueError(f"give exactly one of epochs and steps, got epochs={epochs!r}, "
+        raise InputError(f"give exactly one of epochs and steps, got epochs={epochs!r}, "
                          f"steps={steps!r}")
     if steps is None:
         total = spe * integer("train", "epochs", epochs)
@@ -225,7 +226,7 @@ def _base(run: Run, total: int) -> tuple[np.ndarray, Plateau | None]:
     base, pl = split_plateau(run.schedule)
     values = base.values(total)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise ValueError(f"run {run.key!r}: schedule gives a negative or non-finite lr")
+        raise InputError(f"run {run.key!r}: schedule gives a negative or non-finite lr")
     return values, pl
 
 
@@ -263,27 +264,27 @@ def check_optimizer(optimizer: str, momentum: float, weight_decay: float) -> Non
     >>> check_optimizer("sgd", 1.0, 0.0)
     Traceback (most recent call last):
     ...
-    ValueError: momentum must be in [0, 1), got 1.0
+    lrkit.InputError: momentum must be in [0, 1), got 1.0
     """
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        raise InputError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if not (0 <= momentum < 1):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        raise InputError(f"momentum must be in [0, 1), got {momentum!r}")
     if not (weight_decay >= 0):
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}")
 
 
 def _check_runs(runs: Sequence[Run]) -> list[Run]:
     runs = list(runs)
     if not runs:
-        raise ValueError("train: runs is empty")
+        raise InputError("train: runs is empty")
     for r in runs:
         if not isinstance(r, Run):
-            raise TypeError(f"train: runs must be Run values, got {r!r}")
+            raise InputTypeError(f"train: runs must be Run values, got {r!r}")
     keys = [r.key for r in runs]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
-        raise ValueError(f"train: run keys must be unique, {dup!r} appears twice")
+        raise InputError(f"train: run keys must be unique, {dup!r} appears twice")
     return runs
 
 
