@@ -17,5 +17,6 @@ warmup(cosine(init=0.1, steps=500), warmup_steps=50)
 """
 
 from ._hf import transformers
+from ._timm import timm
 
-__all__ = ["transformers"]
+__all__ = ["transformers", "timm"]
