@@ -17,6 +17,7 @@ warmup(cosine(init=0.1, steps=500), warmup_steps=50)
 """
 
 from ._hf import transformers
+from ._keras import keras
 from ._timm import timm
 
-__all__ = ["transformers", "timm"]
+__all__ = ["transformers", "timm", "keras"]
