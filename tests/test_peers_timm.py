@@ -13,6 +13,7 @@ Tolerance: 1e-12 relative (timm computes in float64), plus ``64 * eps * lr`` abs
 compared with ``atol = 0``.
 """
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -33,8 +34,10 @@ EPS = np.finfo(float).eps
 ATOL = 64 * EPS * LR
 
 
-@pytest.fixture(scope="module")
-def T():
+@functools.cache
+def load_timm():
+    """timm's ``timm.scheduler.scheduler_factory`` (its classes are its attributes), or a
+    skip when timm is not installed."""
     spec = importlib.util.find_spec("timm")
     if spec is None or spec.origin is None:
         pytest.skip("timm is not installed")
@@ -49,12 +52,16 @@ def T():
         pkg.__path__ = [str(path)]
         sys.modules[name] = pkg
     try:
-        factory = importlib.import_module("timm.scheduler.scheduler_factory")
+        return importlib.import_module("timm.scheduler.scheduler_factory")
     finally:
         for k in ours_only():
             del sys.modules[k]
         sys.modules.update(saved)
-    return factory
+
+
+@pytest.fixture(scope="module")
+def T():
+    return load_timm()
 
 
 def opt(lrs=(LR,)):

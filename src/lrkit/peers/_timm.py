@@ -277,7 +277,7 @@ def _class(who: str, cls: str, base: float, kw: dict[str, Any]) -> Schedule:
     prefix = _check.flag(who, "warmup_prefix", a["warmup_prefix"])
     if not w:
         return s
-    inner = s if prefix else Shift(s, delay=-w)
+    inner = s if prefix or isinstance(s, Constant) else Shift(s, delay=-w)
     # tanh without a prefix ramps to its curve's value at W (timm's _get_lr(warmup_t))
     target = inner(0) if cls == "TanhLRScheduler" and not prefix else base
     return ramp_then(inner, w, init, target)
