@@ -131,3 +131,23 @@ def test_optax_rows(row):
     n = 2500
     theirs = np.asarray(jax.vmap(f)(jnp.arange(n)), dtype=np.float64)
     float32_close(lrkit.parse(spec).values(n), theirs)
+
+
+def test_the_catalogue_recipes_of_the_peers_are_what_lrkit_peers_writes():
+    import importlib.util
+
+    path = PAGE.parent / "make_catalogue.py"
+    spec = importlib.util.spec_from_file_location("make_catalogue", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    recipes = {title: lrkit.parse(text) for title, text, _, _ in mod.RECIPES}
+    assert recipes["Hugging Face warmup-stable-decay"] == lrkit.peers.transformers(
+        "warmup_stable_decay", 100, 1000, lr=0.1, num_decay_steps=200)
+    assert recipes["timm cosine with a warm-up prefix"] == lrkit.peers.timm(
+        "CosineLRScheduler", lr=0.1, t_initial=1000, warmup_t=100, warmup_lr_init=1e-5,
+        warmup_prefix=True)
+    keras = lrkit.peers.keras({"initial_learning_rate": 0.1, "first_decay_steps": 100,
+                               "t_mul": 1.0, "m_mul": 0.9, "alpha": 0.1})
+    # the recipe writes alpha * lr = 0.01 and (1 - alpha) * lr = 0.09 rounded
+    np.testing.assert_allclose(recipes["Keras CosineDecayRestarts"].values(1000),
+                               keras.values(1000), rtol=1e-15)
