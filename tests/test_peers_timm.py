@@ -26,6 +26,7 @@ import pytest
 
 import lrkit
 from lrkit.peers import timm as peer
+from test_peers_common import ours
 
 torch = pytest.importorskip("torch")
 
@@ -77,13 +78,6 @@ def run(sched, n, per_update, group=0):
             (sched.step_update if per_update else sched.step)(t)
             out.append(sched.optimizer.param_groups[group]["lr"])
     return np.array(out)
-
-
-def ours(s, n):
-    v = s.values(n)
-    np.testing.assert_allclose([s(t) for t in range(0, n, 101)], v[::101], rtol=1e-13)
-    assert lrkit.parse(repr(s)) == s
-    return v
 
 
 FACTORY_CASES = [

@@ -21,6 +21,7 @@ import pytest
 
 import lrkit
 from lrkit.peers import transformers as peer
+from test_peers_common import ours
 
 torch = pytest.importorskip("torch")
 hf = pytest.importorskip("transformers.optimization")
@@ -42,14 +43,6 @@ def hf_lrs(name, w, n, steps, lr=LR, **kw):
         opt.step()
         sched.step()
     return np.array(out)
-
-
-def ours(s, steps):
-    v = s.values(steps)
-    # the scalar path gives the same values, and the value is a spec that reads back
-    np.testing.assert_allclose([s(t) for t in range(0, steps, 211)], v[::211], rtol=1e-13)
-    assert lrkit.parse(repr(s)) == s
-    return v
 
 
 def conforms(name, w, n, steps=None, *, cancels=False, multiplier=True, **kw):
