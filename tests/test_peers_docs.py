@@ -58,8 +58,11 @@ def test_pytorch_rows(row):
 
     call, spec = row
     sched = eval(call, {**vars(lr_scheduler), "opt": sgd()})
-    assert repr(from_torch(sched)) == spec
-    assert lrkit.parse(spec) == from_torch(sched)
+    got = from_torch(sched)
+    if isinstance(got, dict):  # a momentum cycle comes back too; the table shows the lr
+        got = got["lr"]
+    assert repr(got) == spec
+    assert lrkit.parse(spec) == got
 
 
 def steps_of(s, cap=1500):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..compose import Repeat, Warmup, join
-from ..errors import closest
+from ..errors import InputError, InputTypeError, closest
 from ..schedule import Constant, Schedule
 from ..schedules import Cosine, Interpolate, Linear
 
@@ -26,9 +26,9 @@ def refuse_unknown(who: str, given: Iterable[str], valid: Iterable[str],
         if key in names:
             continue
         if elsewhere and key in elsewhere:
-            raise TypeError(f"{who}: {key!r} is not an argument here; {elsewhere[key]}")
+            raise InputTypeError(f"{who}: {key!r} is not an argument here; {elsewhere[key]}")
         listed = ", ".join(names) if names else "none"
-        raise TypeError(f"{who}: unknown argument {key!r}{closest(key, names)} "
+        raise InputTypeError(f"{who}: unknown argument {key!r}{closest(key, names)} "
                         f"(valid: {listed})")
 
 
@@ -37,7 +37,8 @@ def pick(who: str, kwargs: dict[str, Any], aliases: tuple[str, ...], default: An
     ``default``; giving two spellings of one argument is refused."""
     given = [a for a in aliases if a in kwargs]
     if len(given) > 1:
-        raise TypeError(f"{who}: {given[0]!r} and {given[1]!r} are the same argument; give one")
+        raise InputTypeError(
+            f"{who}: {given[0]!r} and {given[1]!r} are the same argument; give one")
     return kwargs.pop(given[0]) if given else default
 
 
@@ -48,7 +49,7 @@ def name_of(who: str, name: Any, valid: Iterable[str], what: str) -> str:
     text = getattr(name, "value", name)
     if not isinstance(text, str) or text not in names:
         hint = closest(text, names) if isinstance(text, str) else ""
-        raise ValueError(f"{who}: unknown {what} {text!r}{hint} (valid: {', '.join(names)})")
+        raise InputError(f"{who}: unknown {what} {text!r}{hint} (valid: {', '.join(names)})")
     return text
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import _check
 from ..compose import Shift, Warmup, join
+from ..errors import InputError, InputTypeError
 from ..plateau import Plateau
 from ..schedule import Constant, Schedule
 from ..schedules import WSD, Cosine, CosineRestarts, InverseSqrt, Linear, Polynomial
@@ -102,7 +103,7 @@ def transformers(name: Any, num_warmup_steps: Any = None, num_training_steps: An
     >>> transformers("cosin", 100, 1000)
     Traceback (most recent call last):
     ...
-    ValueError: lrkit.peers.transformers: unknown scheduler 'cosin'; did you mean 'cosine'? \
+    lrkit.InputError: lrkit.peers.transformers: unknown scheduler 'cosin'; did you mean 'cosine'? \
 (valid: linear, cosine, cosine_with_restarts, polynomial, constant, constant_with_warmup, \
 inverse_sqrt, reduce_lr_on_plateau, cosine_with_min_lr, cosine_warmup_with_min_lr, \
 warmup_stable_decay, greedy)
@@ -110,7 +111,7 @@ warmup_stable_decay, greedy)
     key = name_of("lrkit.peers.transformers", name, NAMES, "scheduler")
     who = f"lrkit.peers.transformers({key!r})"
     if key in REFUSED:
-        raise ValueError(f"{who}: {REFUSED[key]}")
+        raise InputError(f"{who}: {REFUSED[key]}")
     kw = _merge(who, scheduler_specific_kwargs, kwargs)
     refuse_unknown(who, kw, KWARGS[key], {
         "last_epoch": "lrkit computes every value from the step count; to resume, load the "
@@ -123,7 +124,7 @@ warmup_stable_decay, greedy)
     if key in ("constant", "reduce_lr_on_plateau"):
         return Constant(top) if key == "constant" else _plateau(who, top, lr, kw)
     if w is None:
-        raise ValueError(f"{who}: needs num_warmup_steps (an integer >= 0), got None")
+        raise InputError(f"{who}: needs num_warmup_steps (an integer >= 0), got None")
     if key == "constant_with_warmup":
         return Warmup(Constant(top), warmup_steps=w) if w else Constant(top)
     if key == "inverse_sqrt":
@@ -131,9 +132,9 @@ warmup_stable_decay, greedy)
     if key == "warmup_stable_decay":
         return _wsd(who, top, w, n, kw)
     if n is None:
-        raise ValueError(f"{who}: needs num_training_steps (an integer >= 1), got None")
+        raise InputError(f"{who}: needs num_training_steps (an integer >= 1), got None")
     if key in _NEEDS_TOTAL and w >= n:
-        raise ValueError(f"{who}: num_warmup_steps must be < num_training_steps={n}, got {w}")
+        raise InputError(f"{who}: num_warmup_steps must be < num_training_steps={n}, got {w}")
     if key == "linear":
         return _warm(Linear(top, end=0.0, steps=n), w)
     if key == "polynomial":
@@ -152,10 +153,10 @@ def _merge(who: str, a: Mapping[str, Any] | None, b: dict[str, Any]) -> dict[str
     if a is None:
         return dict(b)
     if not isinstance(a, Mapping):
-        raise TypeError(f"{who}: scheduler_specific_kwargs must be a dict, got {a!r}")
+        raise InputTypeError(f"{who}: scheduler_specific_kwargs must be a dict, got {a!r}")
     both = sorted(set(a) & set(b))
     if both:
-        raise TypeError(f"{who}: {both[0]!r} is given both as a keyword and in "
+        raise InputTypeError(f"{who}: {both[0]!r} is given both as a keyword and in "
                         "scheduler_specific_kwargs; give it once")
     return {**a, **b}
 
@@ -197,14 +198,14 @@ def _restarts(who: str, top: float, w: int, n: int, kw: dict[str, Any]) -> Sched
 
 def _polynomial(who: str, lr: Any, w: int, n: int, kw: dict[str, Any]) -> Schedule:
     if lr is None:
-        raise ValueError(
+        raise InputError(
             f"{who}: lr_end is an absolute rate that Hugging Face divides by the optimizer's "
             "lr (optimizer.defaults['lr']); give that rate as lr= (the result is then the "
             "learning rate itself; divide it by lr for the multiplier)")
     top = float(lr)
     end = float(_check.nonneg(who, "lr_end", kw.get("lr_end", 1e-7)))
     if not top > end:
-        raise ValueError(f"{who}: lr_end ({end!r}) must be smaller than lr ({top!r})")
+        raise InputError(f"{who}: lr_end ({end!r}) must be smaller than lr ({top!r})")
     power = _check.positive(who, "power", kw.get("power", 1.0))
     return _warm(Polynomial(top, steps=n, end=end, power=power), w)
 
@@ -221,16 +222,16 @@ def _min_lr(who: str, top: float, lr: Any, kw: dict[str, Any]) -> float:
     ``min_lr_rate * top``."""
     min_lr, rate = kw.get("min_lr"), kw.get("min_lr_rate")
     if min_lr is not None and rate is not None:
-        raise ValueError(f"{who}: give one of min_lr or min_lr_rate, got min_lr={min_lr!r} "
+        raise InputError(f"{who}: give one of min_lr or min_lr_rate, got min_lr={min_lr!r} "
                          f"and min_lr_rate={rate!r}")
     if min_lr is not None:
         if lr is None:
-            raise ValueError(
+            raise InputError(
                 f"{who}: min_lr={min_lr!r} is an absolute rate that Hugging Face divides by "
                 "the optimizer's lr; give that rate as lr=, or give min_lr_rate= instead")
         return float(_check.nonneg(who, "min_lr", min_lr))
     if rate is None:
-        raise ValueError(f"{who}: needs one of min_lr (with lr=) or min_lr_rate")
+        raise InputError(f"{who}: needs one of min_lr (with lr=) or min_lr_rate")
     return float(_check.nonneg(who, "min_lr_rate", rate)) * top
 
 
@@ -258,15 +259,15 @@ def _wsd(who: str, top: float, w: int, n: int | None, kw: dict[str, Any]) -> Sch
     """Warm-up (``warmup_type``) from ``r * top``, ``S`` stable steps, a decay
     (``decay_type``) over ``D`` steps to ``r * top``, held."""
     if "num_decay_steps" not in kw:
-        raise ValueError(f"{who}: needs num_decay_steps (an integer >= 1)")
+        raise InputError(f"{who}: needs num_decay_steps (an integer >= 1)")
     d = _check.integer(who, "num_decay_steps", kw["num_decay_steps"], 1)
     stable = kw.get("num_stable_steps")
     if stable is None:
         if n is None:
-            raise ValueError(f"{who}: needs num_training_steps or num_stable_steps")
+            raise InputError(f"{who}: needs num_training_steps or num_stable_steps")
         s = n - w - d
         if s < 0:
-            raise ValueError(f"{who}: num_training_steps={n} must be >= num_warmup_steps + "
+            raise InputError(f"{who}: num_training_steps={n} must be >= num_warmup_steps + "
                              f"num_decay_steps = {w + d} (the stable phase is "
                              "num_training_steps - num_warmup_steps - num_decay_steps)")
     else:
@@ -297,11 +298,11 @@ def _plateau(who: str, top: float, lr: Any, kw: dict[str, Any]) -> Schedule:
     args = dict(kw)
     floor = args.pop("min_lr", 0.0)
     if isinstance(floor, (list, tuple)):
-        raise ValueError(f"{who}: min_lr={floor!r}: one value for every group here (build one "
+        raise InputError(f"{who}: min_lr={floor!r}: one value for every group here (build one "
                          "schedule per group for per-group floors)")
     floor = _check.nonneg(who, "min_lr", floor)
     if floor and lr is None:
-        raise ValueError(f"{who}: min_lr={floor!r} is an absolute rate: give lr= so that the "
+        raise InputError(f"{who}: min_lr={floor!r} is an absolute rate: give lr= so that the "
                          "schedule is the learning rate itself")
     try:
         return Constant(top) * Plateau(floor=floor, **args)

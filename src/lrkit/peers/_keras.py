@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _check
 from ..compose import Warmup
-from ..errors import closest
+from ..errors import InputError, InputTypeError, closest
 from ..schedule import Constant, Schedule
 from ..schedules import Cosine, CosineRestarts, Exponential, Piecewise, Polynomial, TimeDecay
 from ..spec import from_dict
@@ -88,7 +88,7 @@ cycle_mult=2.0, cycle_factor=0.9)
     refuse_unknown(who, config, (*required, *optional))
     missing = [k for k in required if k not in config]
     if missing:
-        raise ValueError(f"{who}: the config needs {', '.join(missing)}, got keys "
+        raise InputError(f"{who}: the config needs {', '.join(missing)}, got keys "
                          f"{sorted(config)}")
     return _BUILD[cls](who, config)
 
@@ -105,14 +105,14 @@ def _resolve(obj: Any, class_name: str | None) -> tuple[str | None, dict[str, An
                                                                Schedule):
             return None, {"schedule": obj.schedule, "steps_per_epoch": obj.steps_per_epoch}
         if not callable(getattr(obj, "get_config", None)):
-            raise TypeError(f"{WHO}: expected a Keras LearningRateSchedule, its "
+            raise InputTypeError(f"{WHO}: expected a Keras LearningRateSchedule, its "
                             f"serialize() dict or its get_config() dict, got {obj!r}")
         if cls not in CLASSES or not type(obj).__module__.startswith("keras"):
-            raise TypeError(f"{WHO}: cannot convert {cls} (from {type(obj).__module__}): "
+            raise InputTypeError(f"{WHO}: cannot convert {cls} (from {type(obj).__module__}): "
                             f"only Keras' own {', '.join(CLASSES)} have a known formula; a "
                             "custom LearningRateSchedule's __call__ is Python code")
         if class_name is not None and class_name != cls:
-            raise ValueError(f"{WHO}: class_name={class_name!r} but the object is a {cls}")
+            raise InputError(f"{WHO}: class_name={class_name!r} but the object is a {cls}")
         return cls, dict(obj.get_config())
     data = dict(obj)
     if "config" in data and "class_name" in data:  # keras.optimizers.schedules.serialize()
@@ -120,11 +120,11 @@ def _resolve(obj: Any, class_name: str | None) -> tuple[str | None, dict[str, An
             return None, dict(data["config"])
         cls = _class_name(data["class_name"])
         if class_name is not None and class_name != cls:
-            raise ValueError(f"{WHO}: class_name={class_name!r} but the dict says "
+            raise InputError(f"{WHO}: class_name={class_name!r} but the dict says "
                              f"class_name={cls!r}")
         config = data["config"]
         if not isinstance(config, Mapping):
-            raise TypeError(f"{WHO}: config must be a dict, got {config!r}")
+            raise InputTypeError(f"{WHO}: config must be a dict, got {config!r}")
         return cls, dict(config)
     if class_name is not None:
         return class_name, data
@@ -134,7 +134,7 @@ def _resolve(obj: Any, class_name: str | None) -> tuple[str | None, dict[str, An
 def _class_name(name: Any) -> str:
     if not isinstance(name, str) or name not in CLASSES:
         hint = closest(name, CLASSES) if isinstance(name, str) else ""
-        raise ValueError(f"{WHO}: unknown class_name {name!r}{hint} "
+        raise InputError(f"{WHO}: unknown class_name {name!r}{hint} "
                          f"(valid: {', '.join(CLASSES)})")
     return name
 
@@ -150,9 +150,9 @@ def _infer(config: dict[str, Any]) -> str:
     if len(fits) == 1:
         return fits[0]
     if not fits:
-        raise ValueError(f"{WHO}: no Keras schedule has the config keys {sorted(keys)}; give "
+        raise InputError(f"{WHO}: no Keras schedule has the config keys {sorted(keys)}; give "
                          f"class_name= (one of {', '.join(CLASSES)})")
-    raise ValueError(f"{WHO}: the config keys {sorted(keys)} fit {' and '.join(fits)}; give "
+    raise InputError(f"{WHO}: the config keys {sorted(keys)} fit {' and '.join(fits)}; give "
                      "class_name= (or keep the config's default name)")
 
 
@@ -160,7 +160,7 @@ def _lrkit(data: dict[str, Any]) -> Schedule:
     s = data["schedule"]
     schedule = s if isinstance(s, Schedule) else from_dict(s)
     if data.get("steps_per_epoch") is not None:
-        raise ValueError(
+        raise InputError(
             f"{WHO}: this lrkit.keras.Schedule evaluates {schedule!r} at iterations / "
             f"steps_per_epoch={data['steps_per_epoch']}: that schedule is in epochs; use it "
             "with steps_per_epoch in the adapter")
@@ -181,7 +181,7 @@ def _exponential(who: str, c: dict[str, Any]) -> Schedule:
     every = _check.positive(who, "decay_steps", c["decay_steps"])
     rate = _check.positive(who, "decay_rate", c["decay_rate"])
     if rate > 1:
-        raise ValueError(f"{who}: decay_rate={rate!r} > 1 grows without bound; lrkit needs a "
+        raise InputError(f"{who}: decay_rate={rate!r} > 1 grows without bound; lrkit needs a "
                          f"ceiling: exponential({lr!r}, factor={rate!r}, every={every!r}, "
                          "end=...)")
     return Exponential(lr, factor=rate, every=every, staircase=_flag(who, c, "staircase"))
@@ -191,7 +191,7 @@ def _piecewise(who: str, c: dict[str, Any]) -> Schedule:
     at = _check.numbers(who, "boundaries", c["boundaries"])
     levels = _check.numbers(who, "values", c["values"])
     if len(at) != len(levels) - 1:
-        raise ValueError(f"{who}: boundaries needs len(values) - 1 = {len(levels) - 1} "
+        raise InputError(f"{who}: boundaries needs len(values) - 1 = {len(levels) - 1} "
                          f"entries, got {len(at)}")
     # Keras casts the boundaries to the step's integer type: a boundary of 10.5 is 10
     at = tuple(b if isinstance(b, int) else math.floor(b) for b in at)
@@ -218,7 +218,7 @@ def _inverse_time(who: str, c: dict[str, Any]) -> Schedule:
 def _alpha(who: str, c: dict[str, Any], high: float = math.inf) -> float:
     alpha = _check.nonneg(who, "alpha", c.get("alpha", 0.0))
     if alpha > high:
-        raise ValueError(f"{who}: alpha must be in [0, {high:g}], got {alpha!r}")
+        raise InputError(f"{who}: alpha must be in [0, {high:g}], got {alpha!r}")
     return float(alpha)
 
 
@@ -240,7 +240,7 @@ def _restarts(who: str, c: dict[str, Any]) -> Schedule:
     n = _check.positive(who, "first_decay_steps", c["first_decay_steps"])
     t_mul = _check.number(who, "t_mul", c.get("t_mul", 2.0))
     if t_mul < 1:
-        raise ValueError(f"{who}: t_mul must be >= 1 (shorter and shorter cycles end in a "
+        raise InputError(f"{who}: t_mul must be >= 1 (shorter and shorter cycles end in a "
                          f"NaN in Keras, and cosine_restarts has cycle_mult >= 1), got {t_mul!r}")
     m_mul = _check.between(who, "m_mul", c.get("m_mul", 1.0), 0, 1)
     alpha = _alpha(who, c, 1.0)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _check
 from ..compose import Repeat, Shift, join
-from ..errors import closest
+from ..errors import InputError, InputTypeError, closest
 from ..plateau import Plateau
 from ..schedule import Constant, Schedule, maximum
 from ..schedules import (
@@ -151,16 +151,16 @@ def timm(sched: Any = "cosine", *, lr: Any = None, **kwargs: Any) -> Any:
     if not isinstance(sched, str):
         if lr is not None or kwargs:
             given = sorted([*kwargs, *(["lr"] if lr is not None else [])])
-            raise TypeError("lrkit.peers.timm: a built scheduler carries its own arguments; "
+            raise InputTypeError("lrkit.peers.timm: a built scheduler carries its own arguments; "
                             f"give it alone, got {given}")
         return _from_object(sched)
     names = (*SCHEDS, *CLASSES)
     if sched not in names:
-        raise ValueError(f"lrkit.peers.timm: unknown scheduler {sched!r}{closest(sched, names)} "
+        raise InputError(f"lrkit.peers.timm: unknown scheduler {sched!r}{closest(sched, names)} "
                          f"(valid: {', '.join(names)})")
     who = f"lrkit.peers.timm({sched!r})"
     if lr is None:
-        raise TypeError(f"{who}: give lr= (the optimizer's base learning rate, which timm's "
+        raise InputTypeError(f"{who}: give lr= (the optimizer's base learning rate, which timm's "
                         "schedulers start from: their min_lr and warmup_lr are absolute rates)")
     base = float(_check.positive(who, "lr", lr))
     if sched in CLASSES:
@@ -173,7 +173,7 @@ def _factory(who: str, sched: str, base: float, kw: dict[str, Any]) -> Schedule:
     refuse_unknown(who, kw, FACTORY, _CLASS_ONLY)
     a = {**FACTORY, **kw}
     if a["noise"] is not None:
-        raise ValueError(_noise(who, "noise", a["noise"]))
+        raise InputError(_noise(who, "noise", a["noise"]))
     on_epochs = _check.flag(who, "step_on_epochs", a["step_on_epochs"])
     decay = a["decay_epochs"]
     if decay is None:
@@ -184,7 +184,7 @@ def _factory(who: str, sched: str, base: float, kw: dict[str, Any]) -> Schedule:
     if not on_epochs:
         upe = a["updates_per_epoch"]
         if _check.is_number(upe) and upe <= 0:
-            raise ValueError(f"{who}: step_on_epochs=False needs updates_per_epoch (the number "
+            raise InputError(f"{who}: step_on_epochs=False needs updates_per_epoch (the number "
                              f"of optimizer updates per epoch, > 0), got {upe!r}")
         upe = _check.positive(who, "updates_per_epoch", upe)
         t_initial, warmup_t, decay_t = (_num(who, n, v) * upe for n, v in (
@@ -218,7 +218,7 @@ def _factory(who: str, sched: str, base: float, kw: dict[str, Any]) -> Schedule:
                       {"decay_t": milestones, "decay_rate": a["decay_rate"], **warm})
     if sched == "plateau":
         if not on_epochs:
-            raise ValueError(f"{who}: timm's plateau steps once per epoch only "
+            raise InputError(f"{who}: timm's plateau steps once per epoch only "
                              "(step_on_epochs=True)")
         return _class(who, "PlateauLRScheduler", base, {
             "decay_rate": a["decay_rate"], "patience_t": a["patience_epochs"], "cooldown_t": 0,
@@ -232,7 +232,7 @@ def _factory(who: str, sched: str, base: float, kw: dict[str, Any]) -> Schedule:
         decay_t = decay * t_sched
     decay_t = int(round(_num(who, "decay_epochs", decay_t)))
     if not 0 < decay_t <= t_sched:
-        raise ValueError(
+        raise InputError(
             f"{who}: needs 0 < decay_epochs <= num_epochs{'' if prefix else ' - warmup_epochs'}"
             f", got decay {decay_t} and stable + decay length {t_sched}")
     return _class(who, "WSDLRScheduler", base, {
@@ -253,10 +253,10 @@ def _class(who: str, cls: str, base: float, kw: dict[str, Any]) -> Schedule:
                                                                  "step_on_epochs")})
     missing = [k for k, v in spec.items() if v is REQUIRED and k not in kw]
     if missing:
-        raise TypeError(f"{who}: {cls} needs {missing[0]}")
+        raise InputTypeError(f"{who}: {cls} needs {missing[0]}")
     a = {**spec, **kw}
     if a["noise_range_t"] is not None:
-        raise ValueError(_noise(who, "noise_range_t", a["noise_range_t"]))
+        raise InputError(_noise(who, "noise_range_t", a["noise_range_t"]))
     if "t_in_epochs" in a:
         _check.flag(who, "t_in_epochs", a["t_in_epochs"])
     w = _check.nonneg(who, "warmup_t", a["warmup_t"])
@@ -306,7 +306,7 @@ def _cycled(who: str, cls: str, base: float, a: dict[str, Any]) -> Schedule:
         lb = _check.number(who, "lb", a["lb"])
         ub = _check.number(who, "ub", a["ub"])
         if not lb < ub:
-            raise ValueError(f"{who}: lb must be < ub={ub!r}, got {lb!r}")
+            raise InputError(f"{who}: lb must be < ub={ub!r}, got {lb!r}")
 
         def piece(top: float, n: float) -> Schedule:
             return Tanh(top, steps=n, end=end, x_start=lb, x_end=ub)
@@ -320,7 +320,7 @@ def _cycled(who: str, cls: str, base: float, a: dict[str, Any]) -> Schedule:
     if mult == 1 and decay == 1:
         return join(Repeat(piece(base, t)), Constant(end), at=(t * limit,))
     if limit > MAX_PIECES:
-        raise ValueError(f"{who}: cycle_limit={limit} cycles that differ from each other are "
+        raise InputError(f"{who}: cycle_limit={limit} cycles that differ from each other are "
                          f"spelt out one join piece each; at most {MAX_PIECES}")
     return join(*(piece(base * decay**i, t * mult**i) for i in range(limit)))
 
@@ -334,7 +334,7 @@ def _step(who: str, base: float, a: dict[str, Any]) -> Schedule:
 def _rate(who: str, rate: Any) -> float:
     r = _check.nonneg(who, "decay_rate", rate)
     if r > 1:
-        raise ValueError(f"{who}: decay_rate must be in [0, 1] (a growing step rate has no "
+        raise InputError(f"{who}: decay_rate must be in [0, 1] (a growing step rate has no "
                          f"lrkit form), got {r!r}")
     return float(r)
 
@@ -344,16 +344,16 @@ def _wsd(who: str, base: float, a: dict[str, Any], w: float) -> Schedule:
     t = _check.positive(who, "t_initial", a["t_initial"])
     d = _check.positive(who, "decay_t", a["decay_t"])
     if d > t:
-        raise ValueError(f"{who}: decay_t must be in (0, t_initial={t!r}], got {d!r}")
+        raise InputError(f"{who}: decay_t must be in (0, t_initial={t!r}], got {d!r}")
     end = _check.nonneg(who, "lr_min", a["lr_min"])
     stable_fn = _check.choice(who, "stable_fn", a["stable_fn"], ("constant", "rsqrt", "power"))
     fn = a["decay_fn"]
     if callable(fn):
-        raise TypeError(f"{who}: decay_fn={fn!r} is a Python function; lrkit schedules are "
+        raise InputTypeError(f"{who}: decay_fn={fn!r} is a Python function; lrkit schedules are "
                         "values: use one of 'linear', '1-sqrt', 'cosine', 'power'")
     fn = _check.choice(who, "decay_fn", fn, ("linear", "1-sqrt", "cosine", "power", "exp"))
     if fn == "exp":
-        raise ValueError(f"{who}: decay_fn='exp' ((r**frac - r) / (1 - r)) has no exact lrkit "
+        raise InputError(f"{who}: decay_fn='exp' ((r**frac - r) / (1 - r)) has no exact lrkit "
                          "form (it is a difference of schedules); use 'linear', '1-sqrt', "
                          "'cosine' or 'power'")
     power = _check.positive(who, "decay_power", a["decay_power"])
@@ -373,14 +373,14 @@ def _wsd(who: str, base: float, a: dict[str, Any], w: float) -> Schedule:
     if tau is None:
         tau = w
     if not (_check.is_number(tau) and tau > 0):
-        raise ValueError(f"{who}: stable_fn={stable_fn!r} needs a stable_timescale > 0 (it "
+        raise InputError(f"{who}: stable_fn={stable_fn!r} needs a stable_timescale > 0 (it "
                          f"defaults to warmup_t), got {tau!r}")
     if p == 0.5:
         stable: Schedule = InverseSqrt(base, every=tau)
     elif p == 1:
         stable = TimeDecay(base, k=1.0, every=tau)
     else:
-        raise ValueError(f"{who}: stable_power={p!r}: lrkit has (1 + t / timescale) ** -p for "
+        raise InputError(f"{who}: stable_power={p!r}: lrkit has (1 + t / timescale) ** -p for "
                          "p = 0.5 (inverse_sqrt) and p = 1 (time_decay) only")
     if end:
         return maximum(stable, end) * curve(1.0, 0.0) + end * curve(0.0, 1.0)
@@ -420,7 +420,7 @@ def _from_object(obj: Any) -> Schedule | list[Schedule]:
     """A built timm scheduler: its class's arguments are its attributes."""
     cls = type(obj).__name__
     if cls not in CLASSES or not hasattr(obj, "base_values"):
-        raise TypeError(f"lrkit.peers.timm: cannot convert {type(obj).__name__} (give a timm "
+        raise InputTypeError(f"lrkit.peers.timm: cannot convert {type(obj).__name__} (give a timm "
                         f"scheduler name, or one of {', '.join(CLASSES)})")
     who = f"lrkit.peers.timm({cls})"
     state = vars(obj)
