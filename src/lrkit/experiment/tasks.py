@@ -30,17 +30,22 @@ from __future__ import annotations
 import copy
 import csv
 import difflib
+import hashlib
 import importlib
+import inspect
+import json
 import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+
+from .batched import BatchedModel
+from .recipe import TRAINING
 
 Data = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -48,88 +53,11 @@ LOSSES = ("cross_entropy", "mse")
 METRICS = ("accuracy", None)
 
 
-# -- the batched model ---------------------------------------------------------
-
-
-class BatchedModel:
-    """R copies of one architecture, each with its own parameters, run as one model.
-
-    ``params`` maps each parameter name of the base module to a tensor of
-    shape ``[R, *shape]`` (leaf tensors requiring grad); ``forward(x)`` takes
-    ``x`` of shape ``[R, B, ...]`` (one batch per run), or ``[B, ...]`` with
-    ``shared=True`` (the same batch for every run), and returns ``[R, B, ...]``.
-    Run ``r`` computes exactly what ``build(seeds[r])`` computes on its batch.
-    """
-
-    def __init__(self, modules: Sequence[nn.Module]) -> None:
-        if not modules:
-            raise ValueError("BatchedModel: need at least one module")
-        params, buffers = stack_module_state(list(modules))
-        self.params: dict[str, torch.Tensor] = {
-            k: v.detach().clone().requires_grad_(True) for k, v in params.items()
-        }
-        self.buffers: dict[str, torch.Tensor] = {k: v.detach().clone() for k, v in buffers.items()}
-        self.base = copy.deepcopy(modules[0]).to("meta")
-        self.size = len(modules)
-
-        def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor) -> Any:
-            return functional_call(self.base, (p, b), (x,))
-
-        self._per_run = vmap(one, in_dims=(0, 0, 0), randomness="different")
-        self._shared = vmap(one, in_dims=(0, 0, None), randomness="different")
-        self._mlp = _mlp_layers(self.base)
-
-    def train(self, mode: bool = True) -> BatchedModel:
-        self.base.train(mode)
-        return self
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        params: dict[str, torch.Tensor] | None = None,
-        *,
-        shared: bool = False,
-    ) -> torch.Tensor:
-        p = self.params if params is None else params
-        if self._mlp is not None:
-            return _batched_mlp(self._mlp, p, x.expand(self.size, *x.shape) if shared else x)
-        out: torch.Tensor = (self._shared if shared else self._per_run)(p, self.buffers, x)
-        return out
-
-    __call__ = forward
-
-
-def _mlp_layers(module: nn.Module) -> list[tuple[str, bool]] | None:
-    """For an ``nn.Sequential`` of ``Linear`` and ``ReLU`` layers: ``(name, is_linear)`` per
-    layer; else None. Such a model is batched with ``baddbmm`` directly: the same numbers as
-    ``vmap(functional_call)``, at about half the cost on CPU (vmap's linear batching rule
-    pays for a transposed copy and a separate bias add)."""
-    if not isinstance(module, nn.Sequential):
-        return None
-    layers = []
-    for name, m in module.named_children():
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            layers.append((name, True))
-        elif type(m) is nn.ReLU:
-            layers.append((name, False))
-        else:
-            return None
-    return layers
-
-
-def _batched_mlp(layers: list[tuple[str, bool]], p: dict[str, torch.Tensor],
-                 x: torch.Tensor) -> torch.Tensor:
-    """``x`` [R, B, in] through R stacked MLPs: ``relu``, or ``b + x @ W.T`` per run."""
-    for name, linear in layers:
-        if linear:
-            w, b = p[f"{name}.weight"], p[f"{name}.bias"]
-            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
-        else:
-            x = torch.relu(x)
-    return x
-
-
 # -- the task ------------------------------------------------------------------
+
+
+#: what a task's ``recipe`` may set: every training setting, the length and the seeds
+RECIPE_KEYS = (*TRAINING, "steps", "epochs", "seeds")
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +70,18 @@ class Task:
     deep-copies the module ``make_model()`` returned once and calls
     ``reset_parameters()`` on every sub-module that has one, after seeding.
     The caller's RNG state is left untouched (``torch.random.fork_rng``).
+
+    ``recipe`` holds the task's own training defaults (any of :data:`RECIPE_KEYS`:
+    e.g. tiny-lm trains AdamW with clipping for a number of steps); what it does not
+    set is lrkit's default (:data:`~lrkit.experiment.recipe.TRAINING`).
+    ``eval_batch_size`` is how many validation examples are evaluated at once.
+    ``identity`` adds what else defines the task to its :meth:`fingerprint`
+    (a package version, the Python version of a corpus).
+
+    Inputs ``X`` may be float (converted to the training dtype) or integer (token
+    ids, kept as int64); with ``cross_entropy``, ``y`` holds one class per example
+    (``[N]``) or one per token (``[N, T]``), matching the model's output minus its
+    last (class) axis.
     """
 
     name: str
@@ -151,6 +91,10 @@ class Task:
     metric: str | None = "accuracy"
     description: str = ""
     init: str = "construct"
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    eval_batch_size: int = 1024
+    identity: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False, init=False)
 
     def __post_init__(self) -> None:
@@ -160,6 +104,32 @@ class Task:
             raise ValueError(
                 f"task {self.name!r}: metric must be one of {METRICS}, got {self.metric!r}"
             )
+        bad = sorted(set(self.recipe) - set(RECIPE_KEYS))
+        if bad:
+            raise ValueError(f"task {self.name!r}: recipe has unknown settings {bad}; "
+                             f"valid: {', '.join(RECIPE_KEYS)}")
+        if isinstance(self.eval_batch_size, bool) or not isinstance(self.eval_batch_size, int) \
+                or self.eval_batch_size < 1:
+            raise ValueError(f"task {self.name!r}: eval_batch_size must be an integer >= 1, "
+                             f"got {self.eval_batch_size!r}")
+
+    def setting(self, name: str, value: Any = None) -> Any:
+        """``value`` unless None, else the task's recipe, else lrkit's default.
+
+        >>> get_task("tiny-lm").setting("optimizer"), get_task("digits-mlp").setting("optimizer")
+        ('adamw', 'sgd')
+        """
+        if value is not None:
+            return value
+        return self.recipe.get(name, TRAINING.get(name))
+
+    def with_recipe(self, **settings: Any) -> Task:
+        """This task with ``settings`` (those not None) in its recipe; the data cache is
+        shared."""
+        t = replace(self, recipe={**self.recipe,
+                                  **{k: v for k, v in settings.items() if v is not None}})
+        object.__setattr__(t, "_cache", self._cache)
+        return t
 
     def data(self, seed: int = 0) -> Data:
         """The split for ``seed`` (computed once, then cached), checked for shape and size."""
@@ -184,9 +154,57 @@ class Task:
                     reset()
             return model
 
-    def batched(self, seeds: Sequence[int], dtype: torch.dtype = torch.float32) -> BatchedModel:
-        """One :class:`BatchedModel` holding ``build(s)`` for every ``s`` in ``seeds``."""
-        return BatchedModel([self.build(s).to(dtype) for s in seeds])
+    def batched(self, seeds: Sequence[int], dtype: torch.dtype = torch.float32,
+                device: str | torch.device = "cpu") -> BatchedModel:
+        """One :class:`~lrkit.experiment.batched.BatchedModel` holding ``build(s)`` for
+        every ``s`` in ``seeds`` (whose random draws it seeds)."""
+        return BatchedModel([self.build(s).to(dtype).to(device) for s in seeds], seeds)
+
+    def fingerprint(self) -> str:
+        """A hash of everything that defines the task, for run keys: its name, loss,
+        metric, recipe and ``identity``; the source files of the modules defining
+        ``make_data``, ``make_model``, every non-torch class in the model, and
+        ``sources`` (a factory's module); the data (``data(0)``, every byte) and the
+        model ``build(0)`` (its structure and initial parameters). Change any of these
+        (the code, the data, an environment variable the factory reads) and the runs
+        of the old task are not reused. Computed once per task object."""
+        if "fingerprint" in self._cache:
+            out: str = self._cache["fingerprint"]
+            return out
+        h = hashlib.sha256()
+        head = {"name": self.name, "loss": self.loss, "metric": self.metric, "init": self.init,
+                "recipe": {k: self.recipe[k] for k in sorted(self.recipe)},
+                "identity": list(self.identity)}
+        h.update(json.dumps(head, sort_keys=True, default=str).encode())
+        model = self.build(0)
+        files = set(self.sources)
+        for obj in (self.make_data, self.make_model,
+                    *(type(m) for m in model.modules() if not _from_torch(type(m)))):
+            f = _source_file(obj)
+            if f is not None:
+                files.add(f)
+        for f in sorted(files):
+            with open(f, "rb") as fh:
+                h.update(f.encode() + b"\0" + hashlib.sha256(fh.read()).digest())
+        for t in self.data(0):
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.detach().contiguous().cpu().numpy().tobytes())
+        h.update(repr(model).encode())
+        for k, v in model.state_dict().items():
+            h.update(k.encode() + v.detach().contiguous().cpu().numpy().tobytes())
+        self._cache["fingerprint"] = out = h.hexdigest()[:16]
+        return out
+
+
+def _from_torch(cls: type) -> bool:
+    return cls.__module__.split(".")[0] == "torch"
+
+
+def _source_file(obj: Any) -> str | None:
+    """The source file of the module defining ``obj`` (None if there is none)."""
+    module = inspect.getmodule(obj)
+    f = getattr(module, "__file__", None)
+    return os.path.abspath(f) if f and os.path.isfile(f) else None
 
 
 def _check_data(name: str, data: Any, loss: str) -> Data:
@@ -207,7 +225,11 @@ def _check_data(name: str, data: Any, loss: str) -> Data:
         yt, yv = yt.long(), yv.long()
     else:
         yt, yv = (y.float().reshape(len(y), -1) for y in (yt, yv))
-    return xt.float(), yt, xv.float(), yv
+    if xt.is_floating_point() != xv.is_floating_point():
+        raise ValueError(f"task {name!r}: X_train is {xt.dtype} but X_val is {xv.dtype}")
+    if xt.is_floating_point():
+        return xt.float(), yt, xv.float(), yv
+    return xt.long(), yt, xv.long(), yv
 
 
 def mlp(n_in: int, hidden: Sequence[int], n_out: int) -> nn.Sequential:
@@ -292,6 +314,196 @@ def _noisy_quadratic(seed: int, n: int = 2560, dim: int = 32, noise: float = 0.5
     return x[n_val:], y[n_val:], x[:n_val], y[:n_val]
 
 
+# -- mnist1d ----------------------------------------------------------------------------
+
+#: MNIST-1D as the built-in task generates it: mnist1d's defaults but the sample count
+MNIST1D_SAMPLES = 20_000
+
+
+def _cache_dir() -> str:
+    """Where generated data is kept between processes: ``$LRKIT_CACHE``, else
+    ``$XDG_CACHE_HOME/lrkit``, else ``~/.cache/lrkit``."""
+    env = os.environ.get("LRKIT_CACHE")
+    if env:
+        return env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lrkit")
+
+
+def _mnist1d_arrays(samples: int, seed: int) -> dict[str, np.ndarray]:
+    """``mnist1d.data.make_dataset`` with the package's default arguments but
+    ``num_samples=samples`` and ``seed=42 + seed`` (42 is the package's), generated
+    from the templates in its code (no download), then kept in :func:`_cache_dir`
+    (keyed by the package version and the arguments; the generator takes ~3.5 s for
+    20,000 samples). NumPy's and Python's global random states, which the generator
+    reseeds, are restored."""
+    import importlib.metadata
+    import random
+
+    try:
+        version = importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError:
+        raise ValueError("task 'mnist1d' needs the package 'mnist1d' (pip install mnist1d)") \
+            from None
+    key = hashlib.sha256(f"{version}:{samples}:{seed}".encode()).hexdigest()[:16]
+    path = os.path.join(_cache_dir(), f"mnist1d-{key}.npz")
+    if os.path.isfile(path):
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError):
+            pass  # a broken cache file: generate again
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples, args.seed = samples, 42 + seed
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        made = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    out = {k: np.asarray(made[k]) for k in ("x", "y", "x_test", "y_test")}
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, **out)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no cache: the next process generates it again
+    return out
+
+
+def _mnist1d(seed: int, samples: int) -> Data:
+    d = _mnist1d_arrays(samples, seed)
+    return (torch.tensor(d["x"], dtype=torch.float32).unsqueeze(1), torch.tensor(d["y"]),
+            torch.tensor(d["x_test"], dtype=torch.float32).unsqueeze(1),
+            torch.tensor(d["y_test"]))
+
+
+def conv1d_net(width: int = 32, length: int = 40, classes: int = 10) -> nn.Sequential:
+    """The MNIST-1D CNN: three ``Conv1d`` layers of ``width`` channels (kernel 5, then
+    3 and 3), each with stride 2 and followed by ReLU, then a linear layer:
+    ``[B, 1, length] -> [B, classes]``."""
+    out = length
+    for k in (5, 3, 3):
+        out = (out + 2 * (k // 2) - k) // 2 + 1
+    return nn.Sequential(
+        nn.Conv1d(1, width, 5, stride=2, padding=2), nn.ReLU(),
+        nn.Conv1d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv1d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Flatten(), nn.Linear(width * out, classes),
+    )
+
+
+def mnist1d_task(samples: int = MNIST1D_SAMPLES, width: int = 32,
+                 recipe: Mapping[str, Any] | None = None) -> Task:
+    """MNIST-1D (Greydanus 2020): 10 classes of 1-D signals of length 40, generated on
+    this machine by the ``mnist1d`` package (its 80/20 split), the CNN
+    :func:`conv1d_net`, SGD with momentum 0.9.
+
+    >>> mnist1d_task(samples=200).recipe["optimizer"]
+    'sgd'
+    """
+    import importlib.metadata
+
+    try:
+        version = importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError:
+        version = "missing"
+    rec = {"optimizer": "sgd", "momentum": 0.9, "batch_size": 64, "steps": 2000,
+           "eval_every": 200, "seeds": 3, **(recipe or {})}
+    return Task(
+        "mnist1d", lambda s: _mnist1d(s, samples), lambda: conv1d_net(width),
+        description=f"MNIST-1D ({samples:,} samples, mnist1d {version}), 3-layer 1-D CNN "
+                    f"of width {width}, cross-entropy, accuracy",
+        recipe=rec, identity=(f"mnist1d {version}", f"samples {samples}", f"width {width}"),
+    )
+
+
+# -- tiny-lm ------------------------------------------------------------------------------
+
+
+def stdlib_files() -> list[str]:
+    """The Python standard library's own top-level modules (``<stdlib>/*.py``), sorted."""
+    import sysconfig
+
+    root = sysconfig.get_paths()["stdlib"]
+    return sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith(".py"))
+
+
+def held_out(name: str, every: int = 10) -> bool:
+    """Whether the file ``name`` (a base name) is a validation file: the first 8 bytes
+    of its SHA-256, as an integer, are divisible by ``every`` (stable across machines
+    and versions; about one file in ``every``).
+
+    >>> held_out("os.py"), held_out("abc.py")
+    (False, False)
+    """
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % every == 0
+
+
+def _windows(data: bytes, context: int) -> torch.Tensor:
+    """Non-overlapping windows of ``context + 1`` bytes: ``[n, context + 1]`` int64."""
+    a = np.frombuffer(data, dtype=np.uint8)
+    n = (len(a) - 1) // context
+    idx = np.arange(n)[:, None] * context + np.arange(context + 1)[None, :]
+    return torch.from_numpy(a[idx].astype(np.int64))
+
+
+def _corpus(context: int, max_bytes: int | None, max_val: int,
+            files: Sequence[str] | None = None) -> Data:
+    """Training windows from the training files, concatenated in name order (at most
+    ``max_bytes``); validation windows from the held-out files (at most ``max_val``,
+    evenly spaced)."""
+    files = stdlib_files() if files is None else list(files)
+    train, val = [], []
+    for f in files:
+        with open(f, "rb") as fh:
+            (val if held_out(os.path.basename(f)) else train).append(fh.read())
+    tr, va = b"".join(train), b"".join(val)
+    if max_bytes is not None:
+        tr = tr[:max_bytes]
+    wt, wv = _windows(tr, context), _windows(va, context)
+    if len(wt) == 0 or len(wv) == 0:
+        raise ValueError(f"task 'tiny-lm': too little text ({len(tr)} training bytes, "
+                         f"{len(va)} validation bytes) for windows of {context + 1}")
+    if len(wv) > max_val:
+        wv = wv[np.linspace(0, len(wv) - 1, max_val).round().astype(np.int64)]
+    return wt[:, :-1], wt[:, 1:], wv[:, :-1], wv[:, 1:]
+
+
+def tiny_lm_task(context: int = 64, d: int = 64, layers: int = 2, heads: int = 4,
+                 max_bytes: int | None = None, max_val: int = 512,
+                 files: Sequence[str] | None = None,
+                 recipe: Mapping[str, Any] | None = None) -> Task:
+    """A byte-level causal transformer (:class:`~lrkit.experiment.models.GPT`) trained
+    on the Python standard library's own source (:func:`stdlib_files`): one file in
+    ten (:func:`held_out`) is validation. The loss is token-level cross-entropy, in
+    nats per byte; the recipe is nanoGPT's: AdamW (betas 0.9, 0.95, weight decay 0.1
+    on weight matrices only), gradient clipping at 1, evaluated every 100 steps.
+    The Python version is part of the task's identity (the corpus changes with it).
+    """
+    import platform
+
+    from .models import GPT
+
+    rec = {"optimizer": "adamw", "betas": (0.9, 0.95), "eps": 1e-8, "weight_decay": 0.1,
+           "grad_clip": 1.0, "batch_size": 32, "steps": 1000, "eval_every": 100, "seeds": 3,
+           **(recipe or {})}
+    py = platform.python_version()
+    return Task(
+        "tiny-lm", lambda s: _corpus(context, max_bytes, max_val, files),
+        lambda: GPT(context, d, layers, heads), metric=None,
+        description=f"bytes of the Python {py} standard library, causal transformer "
+                    f"({layers} layers, d={d}, {heads} heads, context {context}), "
+                    "cross-entropy in nats per byte",
+        recipe=rec, eval_batch_size=64,
+        identity=(f"python {py}", f"context {context}", f"d {d}", f"layers {layers}",
+                  f"heads {heads}", f"max_bytes {max_bytes}", f"max_val {max_val}"),
+    )
+
+
 BUILTIN: dict[str, Callable[[], Task]] = {
     "digits-mlp": lambda: Task(
         "digits-mlp", lambda s: _digits(s, image=False), lambda: mlp(64, (64,), 10),
@@ -309,6 +521,8 @@ BUILTIN: dict[str, Callable[[], Task]] = {
         "noisy-quadratic", _noisy_quadratic, lambda: nn.Linear(32, 1), loss="mse", metric=None,
         description="linear regression: a quadratic with curvatures 1/i plus minibatch noise",
     ),
+    "mnist1d": mnist1d_task,
+    "tiny-lm": tiny_lm_task,
 }
 
 
@@ -498,8 +712,9 @@ def from_factory(spec: str) -> Task:
         made = factory()
     except Exception as e:  # noqa: BLE001
         raise ValueError(f"task factory {spec!r} failed: {type(e).__name__}: {e}") from None
+    source = tuple(f for f in [_source_file(module)] if f is not None)
     if isinstance(made, Task):
-        return made
+        return replace(made, sources=(*made.sources, *source))
     if isinstance(made, (tuple, list)) and len(made) in (2, 3):
         made = dict(zip(("model", "data", "loss"), made))
     if not isinstance(made, dict) or "model" not in made or "data" not in made:
@@ -521,4 +736,4 @@ def from_factory(spec: str) -> Task:
         loss = "mse" if y0.is_floating_point() else "cross_entropy"
     metric = made.get("metric", "accuracy" if loss == "cross_entropy" else None)
     return Task(made.get("name", spec), make_data, make_model, loss=loss, metric=metric,
-                description=f"factory {spec}", init=init)
+                description=f"factory {spec}", init=init, sources=source)
