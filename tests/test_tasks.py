@@ -194,3 +194,79 @@ def test_import_experiment_package_is_light():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+VERSIONED = textwrap.dedent(
+    """
+    import os
+    import torch
+    from torch import nn
+
+    WIDTH = {width}
+
+    def make():
+        g = torch.Generator().manual_seed(int(os.environ.get("LRKIT_TEST_DATA_SEED", "0")))
+        x = torch.randn(64, 3, generator=g)
+        y = (x[:, 0] > 0).long()
+        return {{"model": lambda: nn.Sequential(nn.Linear(3, WIDTH), nn.ReLU(),
+                                               nn.Linear(WIDTH, 2)),
+                "data": (x[:48], y[:48], x[48:], y[48:])}}
+    """
+)
+
+
+class _Notes:
+    def __init__(self):
+        self.notes, self.trained = [], 0
+
+    def phase(self, name, total):
+        if name == "training":
+            self.trained += total
+        return lambda n: None
+
+    def note(self, text):
+        self.notes.append(text)
+
+
+def test_a_changed_factory_never_reuses_old_runs(tmp_path, monkeypatch):
+    """The run key holds the task's fingerprint: the factory module's source, its data and
+    its initial model. Rerunning the same command resumes; after editing the factory (a
+    comment only, or the model), or changing an environment variable that changes its
+    data, every run is trained again."""
+    from lrkit.experiment.compare import Options, run_compare
+
+    mod = tmp_path / "lrkit_versioned_task.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("LRKIT_TEST_DATA_SEED", raising=False)
+    opts = Options(task="lrkit_versioned_task:make", schedules=["constant"], steps=3,
+                   seeds=[0], peaks="0.1", batch_size=16, out=str(tmp_path / "out"))
+
+    def rerun(source):
+        if source is not None:
+            mod.write_text(source)
+        sys.modules.pop("lrkit_versioned_task", None)
+        notes = _Notes()
+        res = run_compare(opts, notes)
+        return notes, res.task["id"]
+
+    first, id1 = rerun(VERSIONED.format(width=4))
+    assert first.trained == 1 and not any("resuming" in n for n in first.notes)
+    same, id2 = rerun(None)
+    assert id2 == id1 and same.trained == 0 and any("resuming" in n for n in same.notes)
+    comment, id3 = rerun(VERSIONED.format(width=4) + "# a comment\n")
+    assert id3 != id1 and comment.trained == 1
+    wider, id4 = rerun(VERSIONED.format(width=5))
+    assert id4 not in (id1, id3) and wider.trained == 1
+    monkeypatch.setenv("LRKIT_TEST_DATA_SEED", "1")
+    env, id5 = rerun(None)
+    assert id5 not in (id1, id3, id4) and env.trained == 1
+    assert id1.startswith("factory:lrkit_versioned_task:make:")
+
+
+def test_builtin_identities_include_what_defines_them():
+    lm, m1 = tiny_lm_task(context=8, max_bytes=5000, max_val=4), mnist1d_task(samples=100)
+    assert any(i.startswith("python ") for i in lm.identity)
+    assert any(i.startswith("mnist1d ") for i in m1.identity)
+    assert lm.fingerprint() == tiny_lm_task(context=8, max_bytes=5000, max_val=4).fingerprint()
+    assert lm.fingerprint() != tiny_lm_task(context=8, max_bytes=6000, max_val=4).fingerprint()
+    assert lm.with_recipe(steps=5).fingerprint() == lm.fingerprint()  # settings are keyed apart

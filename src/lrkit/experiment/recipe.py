@@ -88,7 +88,7 @@ SEEDS = 5
 TRAINING: dict[str, Any] = {
     "batch_size": BATCH_SIZE, "optimizer": OPTIMIZER, "momentum": MOMENTUM,
     "nesterov": NESTEROV, "weight_decay": WEIGHT_DECAY, "betas": BETAS, "eps": EPS,
-    "grad_clip": GRAD_CLIP, "eval_every": EVAL_EVERY,
+    "grad_clip": GRAD_CLIP, "eval_every": EVAL_EVERY, "device": "cpu",
 }
 #: where training runs (``--device``): "cpu", or "cuda" / "cuda:N" where present
 DEVICE = "cpu"

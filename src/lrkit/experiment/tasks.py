@@ -162,7 +162,7 @@ class Task:
 
     def fingerprint(self) -> str:
         """A hash of everything that defines the task, for run keys: its name, loss,
-        metric, recipe and ``identity``; the source files of the modules defining
+        metric and ``identity`` (not its recipe: run keys hold the settings used); the source files of the modules defining
         ``make_data``, ``make_model``, every non-torch class in the model, and
         ``sources`` (a factory's module); the data (``data(0)``, every byte) and the
         model ``build(0)`` (its structure and initial parameters). Change any of these
@@ -173,7 +173,6 @@ class Task:
             return out
         h = hashlib.sha256()
         head = {"name": self.name, "loss": self.loss, "metric": self.metric, "init": self.init,
-                "recipe": {k: self.recipe[k] for k in sorted(self.recipe)},
                 "identity": list(self.identity)}
         h.update(json.dumps(head, sort_keys=True, default=str).encode())
         model = self.build(0)

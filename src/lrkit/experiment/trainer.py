@@ -180,11 +180,11 @@ class _Plan:
 def _plan(task: Task | str, epochs: int | None, steps: int | None, dtype: torch.dtype,
           data_seed: int, kw: dict[str, Any]) -> _Plan:
     task = get_task(task)
-    st = {k: task.setting(k, v) for k, v in kw.items() if k != "device"}
+    st = {k: task.setting(k, v) for k, v in kw.items()}
     check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"], st["betas"],
                     st["eps"], st["grad_clip"])
     batch_size = integer("train", "batch_size", st["batch_size"])
-    device = torch.device(kw.get("device") or "cpu")
+    device = torch.device(st["device"])
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
 
