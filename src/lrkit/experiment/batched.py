@@ -212,7 +212,7 @@ class _Batched:
         w = self._w(m, "weight")  # [R, O, C/g, *k]
         b = None if m.bias is None else self._w(m, "bias").reshape(-1)
         fn = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
-        y = fn(x.t, w.reshape(-1, *w.shape[2:]), b, m.stride, m.padding,  # type: ignore[arg-type]
+        y = fn(x.t, w.reshape(-1, *w.shape[2:]), b, m.stride, m.padding,
                m.dilation, m.groups * self.R)
         return _Grouped(y)
 

@@ -162,12 +162,13 @@ class Task:
 
     def fingerprint(self) -> str:
         """A hash of everything that defines the task, for run keys: its name, loss,
-        metric and ``identity`` (not its recipe: run keys hold the settings used); the source files of the modules defining
-        ``make_data``, ``make_model``, every non-torch class in the model, and
-        ``sources`` (a factory's module); the data (``data(0)``, every byte) and the
-        model ``build(0)`` (its structure and initial parameters). Change any of these
-        (the code, the data, an environment variable the factory reads) and the runs
-        of the old task are not reused. Computed once per task object."""
+        metric and ``identity`` (not its recipe: run keys hold the settings used); the
+        source files of the modules defining ``make_data``, ``make_model``, every
+        non-torch class in the model, and ``sources`` (a factory's module); the data
+        (``data(0)``, every byte) and the model ``build(0)`` (its structure and initial
+        parameters). Change any of these (the code, the data, an environment variable
+        the factory reads) and the runs of the old task are not reused. Computed once
+        per task object."""
         if "fingerprint" in self._cache:
             out: str = self._cache["fingerprint"]
             return out
@@ -366,7 +367,7 @@ def _mnist1d_arrays(samples: int, seed: int) -> dict[str, np.ndarray]:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, **out)
+        np.savez(tmp, **out)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except OSError:
         pass  # no cache: the next process generates it again
@@ -456,7 +457,8 @@ def _corpus(context: int, max_bytes: int | None, max_val: int,
     ``max_bytes``); validation windows from the held-out files (at most ``max_val``,
     evenly spaced)."""
     files = stdlib_files() if files is None else list(files)
-    train, val = [], []
+    train: list[bytes] = []
+    val: list[bytes] = []
     for f in files:
         with open(f, "rb") as fh:
             (val if held_out(os.path.basename(f)) else train).append(fh.read())
