@@ -42,10 +42,11 @@ class CausalSelfAttention(nn.Module):
     def _run(self, x: torch.Tensor, call: Any) -> torch.Tensor:
         *lead, t, d = x.shape
         q, k, v = call(self.qkv, x).split(d, dim=-1)
-        q, k, v = (z.reshape(*lead, t, self.heads, d // self.heads).transpose(-3, -2)
+        # [prod(lead), heads, T, d_head]: 4-D, so that the fused (flash) kernel runs
+        q, k, v = (z.reshape(-1, t, self.heads, d // self.heads).transpose(1, 2)
                    for z in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        out: torch.Tensor = call(self.proj, y.transpose(-3, -2).reshape(*lead, t, d))
+        out: torch.Tensor = call(self.proj, y.transpose(1, 2).reshape(*lead, t, d))
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
