@@ -26,7 +26,20 @@ from torch import nn
 from .batched import PLAIN
 
 
-class CausalSelfAttention(nn.Module):
+class _TwoWay(nn.Module):
+    """``forward(x)`` alone and ``forward_batched(call, x)`` batched, both ``_run(x, call)``."""
+
+    def _run(self, x: torch.Tensor, call: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x, PLAIN)
+
+    def forward_batched(self, call: Any, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x, call)
+
+
+class CausalSelfAttention(_TwoWay):
     """``y = proj(softmax(q k^T / sqrt(d_head) + causal mask) v)`` over ``heads`` heads,
     ``q, k, v = split(qkv(x))``; ``x`` is ``[*batch, T, d]`` for any batch dimensions,
     so R runs' ``[R, B]`` are just a larger batch for the attention itself."""
@@ -49,14 +62,8 @@ class CausalSelfAttention(nn.Module):
         out: torch.Tensor = call(self.proj, y.transpose(1, 2).reshape(*lead, t, d))
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x, PLAIN)
 
-    def forward_batched(self, call: Any, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x, call)
-
-
-class Block(nn.Module):
+class Block(_TwoWay):
     """``x + attn(ln1(x))``, then ``x + mlp(ln2(x))`` (pre-LayerNorm)."""
 
     def __init__(self, d: int, heads: int) -> None:
@@ -71,14 +78,8 @@ class Block(nn.Module):
         out: torch.Tensor = x + call(self.mlp, call(self.ln2, x))
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x, PLAIN)
 
-    def forward_batched(self, call: Any, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x, call)
-
-
-class GPT(nn.Module):
+class GPT(_TwoWay):
     """Bytes ``[*batch, T]`` (int64, ``T <= context``) -> next-byte logits ``[*batch, T, 256]``.
 
     >>> m = GPT(context=8, d=16, layers=1, heads=2)
@@ -110,9 +111,3 @@ class GPT(nn.Module):
         h = call(self.tok, x) + call.param(self, "pos")[..., :t, :]
         out: torch.Tensor = call(self.head, call(self.ln, call(self.blocks, h)))
         return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x, PLAIN)
-
-    def forward_batched(self, call: Any, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x, call)

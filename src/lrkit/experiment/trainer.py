@@ -59,6 +59,7 @@ from .batched import seeded
 from .floats import float_array, json_floats
 from .optim import OPTIMIZERS, Optim, clip, decays
 from .progress import StepCallback
+from .recipe import TRAINING
 from .tasks import Task, get_task
 
 
@@ -393,10 +394,8 @@ def train(
     """
     runs = _check_runs(runs)
     t0 = time.perf_counter()
-    plan = _plan(task, epochs, steps, dtype, data_seed, dict(
-        batch_size=batch_size, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-        weight_decay=weight_decay, betas=betas, eps=eps, grad_clip=grad_clip,
-        eval_every=eval_every, device=device))
+    plan = _plan(task, epochs, steps, dtype, data_seed,
+                 {k: v for k, v in locals().items() if k in TRAINING})
     task = plan.task
     xt, yt, xv, yv = plan.data
     seeds = [r.seed for r in runs]
@@ -484,10 +483,8 @@ def train_one(
     holds what the scheduler wrote, also after a divergence."""
     (run,) = _check_runs([run])
     t0 = time.perf_counter()
-    plan = _plan(task, epochs, steps, dtype, data_seed, dict(
-        batch_size=batch_size, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-        weight_decay=weight_decay, betas=betas, eps=eps, grad_clip=grad_clip,
-        eval_every=eval_every, device=device))
+    plan = _plan(task, epochs, steps, dtype, data_seed,
+                 {k: v for k, v in locals().items() if k in TRAINING})
     task = plan.task
     xt, yt, xv, yv = plan.data
     model = task.build(run.seed).to(dtype).to(plan.device)
