@@ -215,9 +215,10 @@ def _inputs(o: Options) -> _Inputs:
 
 def _settings(o: Options, task: Any) -> dict[str, Any]:
     """The training settings: the options given, else the task's, else lrkit's; checked."""
-    from .trainer import check_optimizer
+    from .trainer import check_device, check_optimizer
 
     st = {k: task.setting(k, getattr(o, k)) for k in TRAINING}
+    check_device(st["device"])
     st["batch_size"] = integer(_WHO, "--batch-size", st["batch_size"])
     if st["eval_every"] is not None:
         st["eval_every"] = integer(_WHO, "--eval-every", st["eval_every"])

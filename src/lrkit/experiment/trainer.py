@@ -185,7 +185,7 @@ def _plan(task: Task | str, epochs: int | None, steps: int | None, dtype: torch.
     check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"], st["betas"],
                     st["eps"], st["grad_clip"])
     batch_size = integer("train", "batch_size", st["batch_size"])
-    device = torch.device(st["device"])
+    device = check_device(st["device"])
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
 
@@ -333,6 +333,28 @@ def check_optimizer(optimizer: str, momentum: float, weight_decay: float,
         raise ValueError(f"eps must be > 0, got {eps!r}")
     if grad_clip is not None and not (grad_clip > 0 and math.isfinite(grad_clip)):
         raise ValueError(f"grad_clip must be a number > 0 (or None), got {grad_clip!r}")
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` that exists here.
+
+    >>> check_device("cpu")
+    device(type='cpu')
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device must be cpu, cuda or cuda:N, got 'gpu'
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: no CUDA device here (torch.cuda.is_available() "
+                         "is False); use cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+    return dev
 
 
 def _check_runs(runs: Sequence[Run]) -> list[Run]:
