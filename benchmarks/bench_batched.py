@@ -145,8 +145,9 @@ def main() -> None:
           f"{t_loop_all:.2f} s extrapolated for {a.runs}   "
           f"{n_loop * total / t_loop:9.0f} run-steps/s   "
           f"{flops * n_loop * total / t_loop / 1e9:6.1f} GFLOP/s")
-    share = flops * rs / t_batched / peak
-    print(f"torch.mm 2048^2: {peak / 1e9:.1f} GFLOP/s; batched = {share:.0%} of it, loop = {flops * n_loop * total / t_loop / peak:.0%}; "
+    share, share_loop = flops * rs / t_batched / peak, flops * n_loop * total / t_loop / peak
+    print(f"torch.mm 2048^2: {peak / 1e9:.1f} GFLOP/s; batched = {share:.0%} of it, "
+          f"loop = {share_loop:.0%}; "
           f"{flops / 1e6:.2f} MFLOP per run-step")
     print(f"speed-up (throughput ratio): {t_loop_all / t_batched:.1f}x")
     div = sum(r.diverged for r in batched)
