@@ -81,7 +81,7 @@ def _csv(path, text):
 @pytest.mark.parametrize("case", [
     "missing data file", "missing column", "bad spec", "failing import", "empty dataset",
     "bad storage", "bad peaks", "bad seeds", "zero epochs", "both lengths", "target without data",
-    "zero chunk size",
+    "zero chunk size", "bad device", "bad betas", "bad grad clip", "zero eval every",
 ])
 def test_bad_input_is_one_line_exit_2_and_storage_untouched(case, populated, tmp_path, capsys):
     d, url = populated
@@ -101,6 +101,10 @@ def test_bad_input_is_one_line_exit_2_and_storage_untouched(case, populated, tmp
         "both lengths": ["--steps", "10"],
         "target without data": ["--target", "y"],
         "zero chunk size": ["--chunk-size", "0"],
+        "bad device": ["--device", "gpu"],
+        "bad betas": ["--betas", "0.9"],
+        "bad grad clip": ["--grad-clip", "-1"],
+        "zero eval every": ["--eval-every", "0"],
     }[case]
     argv = ["compare", *TINY, "--out", str(tmp_path / "o"), "-q", *args]
     if case != "bad storage":
@@ -123,6 +127,22 @@ def test_find_lr_prints_a_suggestion_and_writes_the_plot(tmp_path, capsys):
 def test_find_lr_bad_input(tmp_path, capsys):
     assert run(["find-lr", "--data", str(tmp_path / "none.csv"), "--target", "y"]) == 2
     assert capsys.readouterr().err.startswith("lrkit: error: data file not found")
+    assert run(["find-lr", "--device", "cuda:7", "-q"]) == 2
+    assert "cuda" in capsys.readouterr().err
+
+
+def test_find_lr_on_tiny_lm_uses_its_recipe_and_options(tmp_path, capsys, monkeypatch):
+    """find-lr on a task with its own recipe (AdamW, clipping): the options reach the
+    trainer; --device cpu is accepted."""
+    from lrkit.experiment import tasks
+
+    small = lambda: tasks.tiny_lm_task(context=8, d=8, layers=1, heads=1,  # noqa: E731
+                                       max_bytes=20_000, max_val=8)
+    monkeypatch.setitem(tasks.BUILTIN, "tiny-lm", small)
+    argv = ["find-lr", "--task", "tiny-lm", "--seeds", "1", "--steps", "20", "--device", "cpu",
+            "--betas", "0.9,0.99", "--grad-clip", "0.5", "--out", str(tmp_path), "-q"]
+    assert run(argv) == 0
+    assert 1e-8 < float(capsys.readouterr().out.strip()) < 10
 
 
 FACTORY = """

@@ -10,23 +10,39 @@ import pytest
 import torch
 
 import lrkit
-from lrkit.experiment.tasks import BUILTIN, from_factory, from_file, get_task
+from lrkit.experiment.tasks import (
+    BUILTIN,
+    from_factory,
+    from_file,
+    get_task,
+    mnist1d_task,
+    tiny_lm_task,
+)
 from lrkit.experiment.trainer import Run, train
 
 torch.set_num_threads(1)
 
+#: the built-in tasks at test size (the full sizes run in benchmarks/)
+SMALL = {**BUILTIN, "mnist1d": lambda: mnist1d_task(samples=600, width=8),
+         "tiny-lm": lambda: tiny_lm_task(context=16, d=16, layers=1, heads=2,
+                                         max_bytes=40_000, max_val=32)}
+#: tasks whose split does not depend on the data seed (tiny-lm holds out files by name)
+FIXED_SPLIT = {"tiny-lm"}
+
 
 @pytest.mark.parametrize("name", list(BUILTIN))
 def test_builtin_task_data_model_and_batched_model_agree(name):
-    task = get_task(name)
+    task = SMALL[name]()
+    assert get_task(name).name == task.name == name
     xt, yt, xv, yv = task.data(0)
     assert len(xt) == len(yt) > len(xv) == len(yv) > 0
     assert task.data(0)[0] is xt  # cached
-    again = BUILTIN[name]().data(0)
+    again = SMALL[name]().data(0)
     assert torch.equal(again[0], xt) and torch.equal(again[3], yv)  # deterministic
-    assert not torch.equal(BUILTIN[name]().data(1)[1], yt)  # the seed changes the split/data
+    if name not in FIXED_SPLIT:
+        assert not torch.equal(SMALL[name]().data(1)[1], yt)  # the seed changes the split
     if task.loss == "cross_entropy":
-        assert yt.dtype == torch.int64 and int(yt.max()) == 9
+        assert yt.dtype == torch.int64 and int(yt.max()) == (125 if name == "tiny-lm" else 9)
     else:
         assert yt.dtype == torch.float32 and yt.dim() == 2
     m0, m0b, m1 = task.build(0), task.build(0), task.build(1)
@@ -35,27 +51,8 @@ def test_builtin_task_data_model_and_batched_model_agree(name):
     bm = task.batched([0, 1])
     with torch.no_grad():
         out = bm(xv[:5], shared=True)
-        np.testing.assert_allclose(out[0].numpy(), m0(xv[:5]).numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(out[1].numpy(), m1(xv[:5]).numpy(), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", ["digits-mlp", "teacher-student"])
-def test_mlp_fast_path_equals_vmap_with_gradients(name):
-    """Sequentials of Linear/ReLU take the baddbmm path; it gives vmap's numbers."""
-    task = get_task(name)
-    xt, yt, _, _ = task.data(0)
-    bm = task.batched([0, 1, 2], dtype=torch.float64)
-    assert bm._mlp is not None
-    x = xt[:48].to(torch.float64).view(3, 16, -1)
-    fast = bm(x)
-    (g_fast,) = torch.autograd.grad(fast.square().sum(), [bm.params["0.weight"]])
-    bm._mlp = None  # the general path
-    slow = bm(x)
-    (g_slow,) = torch.autograd.grad(slow.square().sum(), [bm.params["0.weight"]])
-    np.testing.assert_allclose(fast.detach().numpy(), slow.detach().numpy(), rtol=1e-12,
-                               atol=1e-13)
-    np.testing.assert_allclose(g_fast.numpy(), g_slow.numpy(), rtol=1e-12, atol=1e-12)
-    assert get_task("digits-cnn").batched([0])._mlp is None
+        np.testing.assert_allclose(out[0].numpy(), m0(xv[:5]).numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(out[1].numpy(), m1(xv[:5]).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_build_leaves_the_global_rng_alone():
@@ -197,3 +194,79 @@ def test_import_experiment_package_is_light():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+VERSIONED = textwrap.dedent(
+    """
+    import os
+    import torch
+    from torch import nn
+
+    WIDTH = {width}
+
+    def make():
+        g = torch.Generator().manual_seed(int(os.environ.get("LRKIT_TEST_DATA_SEED", "0")))
+        x = torch.randn(64, 3, generator=g)
+        y = (x[:, 0] > 0).long()
+        return {{"model": lambda: nn.Sequential(nn.Linear(3, WIDTH), nn.ReLU(),
+                                               nn.Linear(WIDTH, 2)),
+                "data": (x[:48], y[:48], x[48:], y[48:])}}
+    """
+)
+
+
+class _Notes:
+    def __init__(self):
+        self.notes, self.trained = [], 0
+
+    def phase(self, name, total):
+        if name == "training":
+            self.trained += total
+        return lambda n: None
+
+    def note(self, text):
+        self.notes.append(text)
+
+
+def test_a_changed_factory_never_reuses_old_runs(tmp_path, monkeypatch):
+    """The run key holds the task's fingerprint: the factory module's source, its data and
+    its initial model. Rerunning the same command resumes; after editing the factory (a
+    comment only, or the model), or changing an environment variable that changes its
+    data, every run is trained again."""
+    from lrkit.experiment.compare import Options, run_compare
+
+    mod = tmp_path / "lrkit_versioned_task.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("LRKIT_TEST_DATA_SEED", raising=False)
+    opts = Options(task="lrkit_versioned_task:make", schedules=["constant"], steps=3,
+                   seeds=[0], peaks="0.1", batch_size=16, out=str(tmp_path / "out"))
+
+    def rerun(source):
+        if source is not None:
+            mod.write_text(source)
+        sys.modules.pop("lrkit_versioned_task", None)
+        notes = _Notes()
+        res = run_compare(opts, notes)
+        return notes, res.task["id"]
+
+    first, id1 = rerun(VERSIONED.format(width=4))
+    assert first.trained == 1 and not any("resuming" in n for n in first.notes)
+    same, id2 = rerun(None)
+    assert id2 == id1 and same.trained == 0 and any("resuming" in n for n in same.notes)
+    comment, id3 = rerun(VERSIONED.format(width=4) + "# a comment\n")
+    assert id3 != id1 and comment.trained == 1
+    wider, id4 = rerun(VERSIONED.format(width=5))
+    assert id4 not in (id1, id3) and wider.trained == 1
+    monkeypatch.setenv("LRKIT_TEST_DATA_SEED", "1")
+    env, id5 = rerun(None)
+    assert id5 not in (id1, id3, id4) and env.trained == 1
+    assert id1.startswith("factory:lrkit_versioned_task:make:")
+
+
+def test_builtin_identities_include_what_defines_them():
+    lm, m1 = tiny_lm_task(context=8, max_bytes=5000, max_val=4), mnist1d_task(samples=100)
+    assert any(i.startswith("python ") for i in lm.identity)
+    assert any(i.startswith("mnist1d ") for i in m1.identity)
+    assert lm.fingerprint() == tiny_lm_task(context=8, max_bytes=5000, max_val=4).fingerprint()
+    assert lm.fingerprint() != tiny_lm_task(context=8, max_bytes=6000, max_val=4).fingerprint()
+    assert lm.with_recipe(steps=5).fingerprint() == lm.fingerprint()  # settings are keyed apart

@@ -23,8 +23,19 @@ from ..experiment.progress import steps_progress
 from ..experiment.runner import TaskRef
 from . import main
 
-_TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic) or "
-              f"package.module:factory  [default: {recipe.TASK}]")
+_TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic, mnist1d, "
+              "tiny-lm) or package.module:factory  [default: "f"{recipe.TASK}]")
+_TASKS = " or the task's"
+
+
+def _betas(ctx: Any, param: Any, value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        b1, b2 = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"give two numbers like 0.9,0.95, got {value!r}") from None
+    return b1, b2
 
 
 def _task_options(f: Any) -> Any:
@@ -33,7 +44,10 @@ def _task_options(f: Any) -> Any:
         click.option("--data", default=None, metavar="FILE",
                      help="a .csv/.npz/.parquet table to train an MLP on (with --target)"),
         click.option("--target", default=None, metavar="COL", help="the target column of --data"),
-        click.option("--batch-size", default=Options.batch_size, show_default=True, type=int),
+        click.option("--batch-size", default=None, type=int,
+                     help=f"[default: {recipe.BATCH_SIZE}{_TASKS}]"),
+        click.option("--device", default=None, metavar="DEV",
+                     help=f"where to train: cpu, cuda, cuda:N  [default: {recipe.DEVICE}]"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bars or table"),
     ]):
         f = opt(f)
@@ -42,13 +56,22 @@ def _task_options(f: Any) -> Any:
 
 def _optim_options(f: Any) -> Any:
     for opt in reversed([
-        click.option("--optimizer", type=click.Choice(recipe.OPTIMIZERS),
-                     default=Options.optimizer, show_default=True),
-        click.option("--momentum", type=float, default=Options.momentum, show_default=True,
-                     help="SGD momentum (Adam's beta1)"),
-        click.option("--nesterov", is_flag=True, default=Options.nesterov),
-        click.option("--weight-decay", type=float, default=Options.weight_decay,
-                     show_default=True),
+        click.option("--optimizer", type=click.Choice(recipe.OPTIMIZERS), default=None,
+                     help=f"[default: {recipe.OPTIMIZER}{_TASKS}]"),
+        click.option("--momentum", type=float, default=None,
+                     help=f"SGD momentum (Adam's beta1 unless --betas)  "
+                          f"[default: {recipe.MOMENTUM}{_TASKS}]"),
+        click.option("--nesterov/--no-nesterov", default=None,
+                     help=f"Nesterov momentum  [default: no{_TASKS}]"),
+        click.option("--weight-decay", type=float, default=None,
+                     help="L2 for sgd/adam; decoupled for adamw, on weight matrices only  "
+                          f"[default: {recipe.WEIGHT_DECAY}{_TASKS}]"),
+        click.option("--betas", default=None, metavar="B1,B2", callback=_betas,
+                     help=f"Adam's betas  [default: MOMENTUM,0.999{_TASKS}]"),
+        click.option("--eps", type=float, default=None,
+                     help=f"Adam's epsilon  [default: {recipe.EPS:g}{_TASKS}]"),
+        click.option("--grad-clip", type=float, default=None, metavar="NORM",
+                     help=f"clip each run's global gradient norm  [default: none{_TASKS}]"),
     ]):
         f = opt(f)
     return f
@@ -107,10 +130,13 @@ class _Bars:
                    f"after it  [default: all {len(recipe.DEFAULT_SHAPES)} defaults]")
 @_task_options
 @click.option("--epochs", type=int, default=None,
-              help=f"training length in epochs  [default: {recipe.EPOCHS}]")
+              help=f"training length in epochs  [default: {recipe.EPOCHS}{_TASKS}]")
 @click.option("--steps", type=int, default=None, help="training length in optimizer steps")
-@click.option("--seeds", default=str(recipe.SEEDS), show_default=True,
-              help=f"a count ({recipe.SEEDS} = seeds 0..{recipe.SEEDS - 1}) or a list like 0,4,7")
+@click.option("--eval-every", type=int, default=None, metavar="K",
+              help=f"evaluate every K optimizer steps  [default: every epoch{_TASKS}]")
+@click.option("--seeds", default=None,
+              help=f"a count ({recipe.SEEDS} = seeds 0..{recipe.SEEDS - 1}) or a list like 0,4,7"
+                   f"  [default: {recipe.SEEDS}{_TASKS}]")
 @click.option("--peaks", default=Options.peaks, show_default=True,
               help=f"auto (range-test suggestion x {recipe.auto_factors_text()}, extended by "
                    f"x{recipe.EXTEND_FACTOR:g} up to {recipe.times(recipe.MAX_EXTEND)} while a "
@@ -133,10 +159,12 @@ class _Bars:
               help="steps to reach this validation loss")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
 def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | None,
-                data: str | None, target: str | None, batch_size: int, quiet: bool,
-                epochs: int | None, steps: int | None, seeds: str, peaks: str, optimizer: str,
-                momentum: float, nesterov: bool, weight_decay: float, jobs: int,
-                chunk_size: int, out: str, storage: str | None, study: str,
+                data: str | None, target: str | None, batch_size: int | None,
+                device: str | None, quiet: bool, epochs: int | None, steps: int | None,
+                eval_every: int | None, seeds: str | None, peaks: str, optimizer: str | None,
+                momentum: float | None, nesterov: bool | None, weight_decay: float | None,
+                betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
+                jobs: int, chunk_size: int, out: str, storage: str | None, study: str,
                 target_acc: float | None, target_loss: float | None, as_json: bool) -> None:
     """Train a task under several schedules, fairly, and rank them.
 
@@ -156,7 +184,8 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     opts = Options(
         task=task, data=data, target=target, schedules=[*schedules, *specs], epochs=epochs,
         steps=steps, seeds=seeds, peaks=peaks, batch_size=batch_size, optimizer=optimizer,
-        momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, jobs=jobs,
+        momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, betas=betas, eps=eps,
+        grad_clip=grad_clip, eval_every=eval_every, device=device, jobs=jobs,
         chunk_size=chunk_size,
         out=out, storage=storage, study=study,
         target_acc=target_acc, target_loss=target_loss,
@@ -206,10 +235,13 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
 @_optim_options
 @click.option("--out", "-o", default=Options.out, show_default=True,
               help="directory for lr_find.png")
-def find_lr_cmd(task: str | None, data: str | None, target: str | None, batch_size: int,
-                quiet: bool, seeds: str, start: float | None, end: float | None,
-                steps: int | None, linear: bool, method: str, optimizer: str, momentum: float,
-                nesterov: bool, weight_decay: float, out: str) -> None:
+def find_lr_cmd(task: str | None, data: str | None, target: str | None,
+                batch_size: int | None, device: str | None, quiet: bool, seeds: str,
+                start: float | None, end: float | None, steps: int | None, linear: bool,
+                method: str, optimizer: str | None, momentum: float | None,
+                nesterov: bool | None, weight_decay: float | None,
+                betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
+                out: str) -> None:
     """Find a good learning rate with the range test.
 
     Sweep the learning rate up while training, smooth the loss, stop when it
@@ -223,13 +255,20 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None, batch_si
 
     ref = TaskRef.of(task, data, target)
     seed_list = parse_seeds(seeds)
-    the_task = ref.load()
+    # the options given, else the task's recipe (betas, eps, clipping and the device reach
+    # the trainer through the recipe)
+    the_task = ref.load().with_recipe(betas=betas, eps=eps, grad_clip=grad_clip, device=device)
     from ..experiment.lr_find import find_lr_task, plot_lr_find
+    from ..experiment.trainer import check_optimizer
 
-    kw: dict[str, Any] = {"seeds": seed_list, "batch_size": batch_size, "suggestion": method,
-                          "mode": "linear" if linear else "exp", "optimizer": optimizer,
-                          "momentum": momentum, "nesterov": nesterov,
-                          "weight_decay": weight_decay}
+    given = {"batch_size": batch_size, "optimizer": optimizer, "momentum": momentum,
+             "nesterov": nesterov, "weight_decay": weight_decay}
+    st = {k: the_task.setting(k, v) for k, v in given.items()}
+    check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"],
+                    the_task.setting("betas"), the_task.setting("eps"),
+                    the_task.setting("grad_clip"))
+    kw: dict[str, Any] = {"seeds": seed_list, "suggestion": method,
+                          "mode": "linear" if linear else "exp", **st}
     for k, v in (("start", start), ("end", end), ("steps", steps)):
         if v is not None:
             kw[k] = v

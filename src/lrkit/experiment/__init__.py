@@ -18,7 +18,7 @@ from typing import Any
 
 _EXPORTS = {
     "Task": "tasks", "get_task": "tasks", "from_file": "tasks", "from_factory": "tasks",
-    "BatchedModel": "tasks", "BUILTIN": "tasks",
+    "BatchedModel": "batched", "BUILTIN": "tasks",
     "Run": "trainer", "RunResult": "trainer", "train": "trainer", "train_one": "trainer",
     "steps_per_epoch": "trainer",
     "find_lr": "lr_find", "find_lr_task": "lr_find", "LRFindResult": "lr_find",

@@ -43,14 +43,10 @@ from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
 from .lr_find import LRFindResult
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
-    BATCH_SIZE,
     CHUNK,
     DEFINITIONS,
     EPOCHS,
     MAX_EXTEND,
-    MOMENTUM,
-    NESTEROV,
-    OPTIMIZER,
     OUT,
     RANGE_TEST,
     RANGE_TEST_SEEDS,
@@ -58,7 +54,7 @@ from .recipe import (
     SEEDS,
     STUDY,
     TARGET_ACC,
-    WEIGHT_DECAY,
+    TRAINING,
 )
 from .runner import TaskRef, make_pool, run_grid, user_code
 from .store import Result, Store
@@ -74,15 +70,21 @@ class Options:
     data: str | None = None
     target: str | None = None
     schedules: Sequence[str] = ()
-    epochs: int | None = None  # None: EPOCHS, unless steps is given
+    epochs: int | None = None  # None: the task's length, else EPOCHS, unless steps is given
     steps: int | None = None
-    seeds: int | str | Sequence[int] = SEEDS
+    # a training setting left None is the task's (Task.recipe), else recipe.TRAINING's
+    seeds: int | str | Sequence[int] | None = None  # None: the task's, else SEEDS
     peaks: str = "auto"
-    batch_size: int = BATCH_SIZE
-    optimizer: str = OPTIMIZER
-    momentum: float = MOMENTUM
-    nesterov: bool = NESTEROV
-    weight_decay: float = WEIGHT_DECAY
+    batch_size: int | None = None
+    optimizer: str | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
+    weight_decay: float | None = None
+    betas: tuple[float, float] | None = None
+    eps: float | None = None
+    grad_clip: float | None = None
+    eval_every: int | None = None
+    device: str | None = None
     jobs: int = 1
     chunk_size: int = CHUNK
     out: str = OUT
@@ -186,25 +188,46 @@ _WHO = "lrkit compare"
 def _inputs(o: Options) -> _Inputs:
     mode, factors = parse_peaks(o.peaks)
     cands = parse_candidates(list(o.schedules), rescale=mode != "spec")
-    seeds = parse_seeds(o.seeds)
-    batch = integer(_WHO, "--batch-size", o.batch_size)
     jobs = integer(_WHO, "--jobs", o.jobs)
     chunk = integer(_WHO, "--chunk-size", o.chunk_size)
     if o.epochs is not None and o.steps is not None:
         raise InputError("give --epochs or --steps, not both")
-    epochs = integer(_WHO, "--epochs", o.epochs) if o.epochs is not None else EPOCHS
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
-    from .trainer import check_optimizer, steps_per_epoch
+    st = _settings(o, task)
+    seeds = parse_seeds(o.seeds if o.seeds is not None else task.recipe.get("seeds", SEEDS))
+    from .trainer import steps_per_epoch
 
-    check_optimizer(o.optimizer, o.momentum, o.weight_decay)
-    spe = steps_per_epoch(task, batch)
-    n = integer(_WHO, "--steps", o.steps) if o.steps is not None else epochs * spe
+    spe = steps_per_epoch(task, st["batch_size"])
+    if o.steps is not None:
+        n = integer(_WHO, "--steps", o.steps)
+    elif o.epochs is None and "steps" in task.recipe:
+        n = integer(_WHO, "--steps", task.recipe["steps"])
+    else:
+        n = integer(_WHO, "--epochs", o.epochs if o.epochs is not None
+                    else task.recipe.get("epochs", EPOCHS)) * spe
     for c in cands:  # a spec that does not fit N fails now, before anything is stored
         c.at(n, None if mode == "spec" else 1.0)
-    training = Training(n, batch, o.optimizer, o.momentum, o.nesterov, o.weight_decay)
-    return _Inputs(mode, factors, cands, seeds, jobs, chunk, ref, task, training,
-                   training.config(ref.ident()), spe, _target(o, task.metric))
+    training = Training(n, **st)
+    ident = f"{ref.ident()}:{task.fingerprint()}"  # a changed task never reuses old runs
+    return _Inputs(mode, factors, cands, seeds, jobs, chunk, ref, task.with_recipe(**st),
+                   training, training.config(ident), spe, _target(o, task.metric))
+
+
+def _settings(o: Options, task: Any) -> dict[str, Any]:
+    """The training settings: the options given, else the task's, else lrkit's; checked."""
+    from .trainer import check_device, check_optimizer
+
+    st = {k: task.setting(k, getattr(o, k)) for k in TRAINING}
+    check_device(st["device"])
+    st["batch_size"] = integer(_WHO, "--batch-size", st["batch_size"])
+    if st["eval_every"] is not None:
+        st["eval_every"] = integer(_WHO, "--eval-every", st["eval_every"])
+    if st["betas"] is not None:
+        st["betas"] = tuple(float(b) for b in st["betas"])
+    check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"], st["betas"],
+                    st["eps"], st["grad_clip"])
+    return st
 
 
 def _target(o: Options, metric: str | None) -> dict[str, float] | None:

@@ -21,12 +21,23 @@ import numpy as np
 from ..errors import InputError
 from ..schedule import Schedule
 from .candidates import Candidate, round_sig
-from .recipe import BATCH_SIZE, EXTEND_FACTOR, MOMENTUM, NESTEROV, OPTIMIZER, RECIPE, WEIGHT_DECAY
+from .recipe import (
+    BATCH_SIZE,
+    DEVICE,
+    EPS,
+    EXTEND_FACTOR,
+    MOMENTUM,
+    NESTEROV,
+    OPTIMIZER,
+    RECIPE,
+    WEIGHT_DECAY,
+)
 
 
 @dataclass(frozen=True)
 class Training:
-    """How every run of the grid trains (the trainer's keyword arguments)."""
+    """How every run of the grid trains (the trainer's keyword arguments). Every field but
+    ``device`` is part of the run key (:meth:`settings`)."""
 
     steps: int
     batch_size: int = BATCH_SIZE
@@ -34,6 +45,11 @@ class Training:
     momentum: float = MOMENTUM
     nesterov: bool = NESTEROV
     weight_decay: float = WEIGHT_DECAY
+    betas: tuple[float, float] | None = None
+    eps: float = EPS
+    grad_clip: float | None = None
+    eval_every: int | None = None
+    device: str = DEVICE
 
     def kwargs(self) -> dict[str, Any]:
         """For :func:`~lrkit.experiment.trainer.train`."""
@@ -43,7 +59,11 @@ class Training:
         """These settings, JSON-ready (``results.json``'s ``config`` starts with them)."""
         return {"steps": int(self.steps), "batch_size": int(self.batch_size),
                 "optimizer": self.optimizer, "momentum": float(self.momentum),
-                "nesterov": bool(self.nesterov), "weight_decay": float(self.weight_decay)}
+                "nesterov": bool(self.nesterov), "weight_decay": float(self.weight_decay),
+                "betas": None if self.betas is None else [float(b) for b in self.betas],
+                "eps": float(self.eps),
+                "grad_clip": None if self.grad_clip is None else float(self.grad_clip),
+                "eval_every": None if self.eval_every is None else int(self.eval_every)}
 
     def config(self, task: str) -> dict[str, Any]:
         """What a run key hashes (and the store records): the task's identity and the

@@ -66,14 +66,32 @@ OSC_WINDOW = 0.25
 OSC_MIN_STEPS = 3
 
 # -- training defaults (Options, the CLI, train, find_lr_task) -------------------------
+# A task may set its own (``Task.recipe``, e.g. tiny-lm trains AdamW for a number of
+# steps); these apply where neither the caller nor the task says otherwise.
 OPTIMIZERS = ("sgd", "adam", "adamw")
 OPTIMIZER = "sgd"
 BATCH_SIZE = 64
 MOMENTUM = 0.9
 NESTEROV = False
 WEIGHT_DECAY = 0.0
+#: Adam's (beta1, beta2); None: (momentum, 0.999)
+BETAS = None
+EPS = 1e-8
+#: the largest global gradient norm of a run (None: no clipping)
+GRAD_CLIP = None
+#: evaluate every this many optimizer steps (None: at the end of every epoch)
+EVAL_EVERY = None
 EPOCHS = 20
 SEEDS = 5
+#: every training setting with its default (what a Task.recipe may override, with
+#: "steps", "epochs" and "seeds")
+TRAINING: dict[str, Any] = {
+    "batch_size": BATCH_SIZE, "optimizer": OPTIMIZER, "momentum": MOMENTUM,
+    "nesterov": NESTEROV, "weight_decay": WEIGHT_DECAY, "betas": BETAS, "eps": EPS,
+    "grad_clip": GRAD_CLIP, "eval_every": EVAL_EVERY, "device": "cpu",
+}
+#: where training runs (``--device``): "cpu", or "cuda" / "cuda:N" where present
+DEVICE = "cpu"
 #: runs trained together as one batched model
 CHUNK = 35
 #: the default target of classifiers ("steps to acc >= 0.95")

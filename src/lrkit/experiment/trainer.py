@@ -3,27 +3,31 @@
 A :class:`Run` is ``(key, schedule, seed)``: the schedule gives the absolute
 learning rate at every optimizer step (``t`` = completed updates, so the
 first update uses ``schedule(0)``); the seed fixes the initialisation
-(``task.build(seed)``) and the data order (a permutation per epoch drawn from
-``(seed, epoch)``). The data split is the task's ``data(data_seed)``, shared by
-every run.
+(``task.build(seed)``), the data order (a permutation per epoch drawn from
+``(seed, epoch)``) and the run's random draws inside ``forward`` (dropout,
+augmentation: torch's generator seeded from ``(seed, step)`` for every forward,
+see :mod:`~lrkit.experiment.batched`). The data split is the task's
+``data(data_seed)``, shared by every run.
 
-:func:`train` stacks all runs into one :class:`~lrkit.experiment.tasks.BatchedModel`
-(``torch.func.vmap`` over ``functional_call``) and updates them with a
-hand-written optimizer that applies each run's own learning rate. It matches
-PyTorch's optimizers exactly (same formulas, same order of operations):
+:func:`train` stacks all runs into one :class:`~lrkit.experiment.batched.BatchedModel`
+and updates them with a batched optimizer (:mod:`~lrkit.experiment.optim`) that
+applies each run's own learning rate, with the same formulas and order of
+operations as ``torch.optim``. :func:`train_one` is the reference: a plain
+PyTorch loop with the real ``torch.optim`` optimizer and one run, its learning
+rate set by :class:`lrkit.torch.Scheduler` (so the adapter is checked too).
+``train(task, [run])`` equals ``train_one(task, run)`` to float tolerance (tested).
 
-* ``sgd``: ``g = grad + wd * p``; with momentum ``mu``: ``b = g`` at the first
-  step, then ``b = mu * b + g``; ``g = g + mu * b`` (Nesterov) or ``g = b``;
-  ``p = p - lr * g``  (``torch.optim.SGD``, dampening 0);
-* ``adam``: ``g = grad + wd * p``; ``m = b1 m + (1 - b1) g``;
-  ``v = b2 v + (1 - b2) g^2``; ``p = p - lr / (1 - b1^k) * m / (sqrt(v) / sqrt(1 - b2^k) + eps)``
-  (``torch.optim.Adam``, ``betas=(momentum, 0.999)``, ``eps=1e-8``);
-* ``adamw``: as ``adam`` without the ``wd * p`` term, after ``p = p * (1 - lr * wd)``.
+**Settings.** A setting left ``None`` takes the task's value (``Task.recipe``),
+else lrkit's (:data:`~lrkit.experiment.recipe.TRAINING`). ``grad_clip`` clips each
+run's global gradient norm; ``eval_every`` evaluates every k optimizer steps
+(always after 0 steps and after the last), else at the end of every epoch;
+``device`` is where the tensors live (``"cpu"``, ``"cuda"``).
 
-:func:`train_one` is the reference: a plain PyTorch loop with ``torch.optim``
-and one run, its learning rate set by :class:`lrkit.torch.Scheduler` (so the
-adapter is checked too). ``train(task, [run])`` equals ``train_one(task, run)``
-to float tolerance (tested).
+**Losses.** ``cross_entropy`` over the last axis of the model's output, averaged
+over every other axis but the run's: one label per example (``[B]``) or one per
+token (``[B, T]``, a language model: nats per token); ``mse`` averaged over every
+element. Evaluations cover the whole validation set, in slices of
+``task.eval_batch_size`` examples.
 
 Divergence: when a run's training loss (or validation loss) is NaN or
 infinite, the run is marked ``diverged``, its parameters stop changing, every
@@ -31,7 +35,7 @@ later entry of its ``train_loss``/``val_loss``/``val_metric`` is NaN, and the
 other runs carry on untouched (each run's arithmetic only reads its own slice).
 
 Plateau schedules (``base * plateau(...)``) are supported: the plateau
-controller observes each run's validation loss at the end of every epoch.
+controller observes each run's validation loss at every evaluation.
 
 Neither function spawns threads; ``torch.set_num_threads`` is the caller's choice.
 """
@@ -52,9 +56,11 @@ from ..errors import InputError, InputTypeError
 from ..plateau import Plateau, PlateauState, split_plateau
 from ..schedule import Schedule
 from ..torch import Scheduler
+from .batched import seeded
 from .floats import float_array, json_floats
+from .optim import OPTIMIZERS, Optim, clip, decays
 from .progress import StepCallback
-from .recipe import BATCH_SIZE, MOMENTUM, NESTEROV, OPTIMIZER, OPTIMIZERS, WEIGHT_DECAY
+from .recipe import TRAINING
 from .tasks import Task, get_task
 
 
@@ -85,7 +91,8 @@ class RunResult:
     ``train_loss[k]`` and ``lr[k]`` belong to optimizer step ``k`` (the loss of the
     batch the k-th update was computed on, before the update); ``val_loss[i]``
     and ``val_metric[i]`` were measured after ``eval_steps[i]`` updates
-    (``eval_steps`` starts with 0, then the end of every epoch). ``lr`` holds
+    (``eval_steps`` starts with 0, then every ``eval_every`` steps or every epoch's end,
+    and ends with the last step). ``lr`` holds
     the schedule's value at every step, also after a divergence.
     ``seconds`` is the run's share of the wall time (group time / runs in the group).
     """
@@ -140,11 +147,12 @@ class RunResult:
 # -- shared pieces ---------------------------------------------------------------------
 
 
-def steps_per_epoch(task: Task | str, batch_size: int, data_seed: int = 0) -> int:
+def steps_per_epoch(task: Task | str, batch_size: int | None = None, data_seed: int = 0) -> int:
     """``ceil(n_train / batch_size)``: every epoch visits every training example once
-    (the last batch may be smaller)."""
-    batch_size = integer("steps_per_epoch", "batch_size", batch_size)
-    n = len(get_task(task).data(data_seed)[0])
+    (the last batch may be smaller); ``batch_size`` None: the task's."""
+    task = get_task(task)
+    batch_size = integer("steps_per_epoch", "batch_size", task.setting("batch_size", batch_size))
+    n = len(task.data(data_seed)[0])
     return -(-n // batch_size)
 
 
@@ -157,6 +165,8 @@ def _order(seed: int, epoch: int, n: int) -> torch.Tensor:
 
 @dataclass
 class _Plan:
+    """Everything a training needs that does not depend on the runs."""
+
     task: Task
     data: tuple[torch.Tensor, ...]
     n: int
@@ -164,19 +174,34 @@ class _Plan:
     spe: int
     total: int
     eval_steps: list[int]
+    hp: Optim
+    grad_clip: float | None
+    device: torch.device
 
 
-def _plan(task: Task | str, epochs: int | None, steps: int | None, batch_size: int,
-          dtype: torch.dtype, data_seed: int) -> _Plan:
+def _plan(task: Task | str, epochs: int | None, steps: int | None, dtype: torch.dtype,
+          data_seed: int, kw: dict[str, Any]) -> _Plan:
     task = get_task(task)
-    batch_size = integer("train", "batch_size", batch_size)
-    xt, yt, xv, yv = task.data(data_seed)
+    st = {k: task.setting(k, v) for k, v in kw.items()}
+    check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"], st["betas"],
+                    st["eps"], st["grad_clip"])
+    batch_size = integer("train", "batch_size", st["batch_size"])
+    device = check_device(st["device"])
     if dtype not in (torch.float32, torch.float64):
         raise InputError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-    if task.loss == "mse":
-        yt, yv = yt.to(dtype), yv.to(dtype)
+
+    def put(t: torch.Tensor) -> torch.Tensor:
+        return (t.to(dtype) if t.is_floating_point() else t).to(device)
+
+    xt, yt, xv, yv = task.data(data_seed)
     n = len(xt)
     spe = -(-n // batch_size)
+    if epochs is None and steps is None:
+        epochs, steps = task.recipe.get("epochs"), task.recipe.get("steps")
+        if epochs is None and steps is None:
+            raise InputError("give exactly one of epochs and steps, got neither")
+        if epochs is not None:
+            steps = None
     if (epochs is None) == (steps is None):
         raise InputError(f"give exactly one of epochs and steps, got epochs={epochs!r}, "
                          f"steps={steps!r}")
@@ -184,15 +209,22 @@ def _plan(task: Task | str, epochs: int | None, steps: int | None, batch_size: i
         total = spe * integer("train", "epochs", epochs)
     else:
         total = integer("train", "steps", steps)
-    evals = sorted({0, total, *range(spe, total + 1, spe)})
-    return _Plan(task, (xt.to(dtype), yt, xv.to(dtype), yv), n, batch_size, spe, total, evals)
+    every = st["eval_every"]
+    every = spe if every is None else integer("train", "eval_every", every)
+    evals = sorted({0, total, *range(every, total + 1, every)})
+    hp = Optim(st["optimizer"], float(st["momentum"]), bool(st["nesterov"]),
+               float(st["weight_decay"]), None if st["betas"] is None else
+               (float(st["betas"][0]), float(st["betas"][1])), float(st["eps"]))
+    clip_at = None if st["grad_clip"] is None else float(st["grad_clip"])
+    return _Plan(task, tuple(put(t) for t in (xt, yt, xv, yv)), n, batch_size, spe, total,
+                 evals, hp, clip_at, device)
 
 
 def _batches(plan: _Plan, seeds: Sequence[int]) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(step, index [R, B])`` for every optimizer step, in order."""
     step, epoch = 0, 0
     while step < plan.total:
-        perms = torch.stack([_order(s, epoch, plan.n) for s in seeds])
+        perms = torch.stack([_order(s, epoch, plan.n) for s in seeds]).to(plan.device)
         for b in range(plan.spe):
             if step >= plan.total:
                 return
@@ -202,22 +234,42 @@ def _batches(plan: _Plan, seeds: Sequence[int]) -> Iterator[tuple[int, torch.Ten
 
 
 def _losses(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-run mean loss: ``out`` [R, B, ...], ``y`` [R, B, ...] -> [R]."""
-    r, b = out.shape[:2]
+    """Per-run mean loss: ``out`` [R, B, ..., C], ``y`` [R, B, ...] -> [R]."""
+    r = out.shape[0]
     if kind == "cross_entropy":
         # log-sum-exp minus the target's logit, written out: on CPU, F.cross_entropy over a
         # short class axis (10 digits) vectorises badly and costs ~3x as much, fwd + bwd
-        z = out.reshape(r * b, -1)
+        z = out.reshape(-1, out.shape[-1])
         z = z - z.detach().amax(1, keepdim=True)
-        per = z.exp().sum(1).log() - z.gather(1, y.reshape(r * b, 1)).squeeze(1)
-        return per.view(r, b).mean(1)
+        per = z.exp().sum(1).log() - z.gather(1, y.reshape(-1, 1)).squeeze(1)
+        return per.view(r, -1).mean(1)
     return ((out - y) ** 2).reshape(r, -1).mean(1)
 
 
 def _metric(kind: str | None, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """Per-run accuracy over every label: ``out`` [R, B, ..., C], ``y`` [R or 1, B, ...]."""
     if kind != "accuracy":
         return None
-    return (out.argmax(-1) == y).to(torch.float64).mean(-1)
+    hit = (out.argmax(-1) == y).to(torch.float64)
+    return hit.reshape(out.shape[0], -1).mean(1)
+
+
+def _evaluate(forward: Any, xv: torch.Tensor, yv: torch.Tensor, task: Task,
+              r: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The validation loss and metric of ``r`` runs (float64 [r]), over the whole set in
+    slices of ``task.eval_batch_size``; ``forward(x)`` gives ``[r, B, ...]``."""
+    n, size = len(xv), task.eval_batch_size
+    loss = torch.zeros(r, dtype=torch.float64, device=xv.device)
+    met = torch.zeros(r, dtype=torch.float64, device=xv.device) if task.metric else None
+    with torch.no_grad():
+        for i in range(0, n, size):
+            x, y = xv[i:i + size], yv[i:i + size]
+            out = forward(x)
+            loss += _losses(task.loss, out, y.expand(r, *y.shape)).double() * len(x)
+            m = _metric(task.metric, out, y[None])
+            if met is not None and m is not None:
+                met += m * len(x)
+    return loss / n, None if met is None else met / n
 
 
 def _base(run: Run, total: int) -> tuple[np.ndarray, Plateau | None]:
@@ -256,9 +308,13 @@ class _LR:
             self.used[r, step:] = state.apply(rest)
 
 
-def check_optimizer(optimizer: str, momentum: float, weight_decay: float) -> None:
+def check_optimizer(optimizer: str, momentum: float, weight_decay: float,
+                    betas: Sequence[float] | None = None, eps: float = 1e-8,
+                    grad_clip: float | None = None) -> None:
     """Refuse what :func:`train` cannot run: ``optimizer`` must be one of ``OPTIMIZERS``
-    (sgd, adam, adamw), ``0 <= momentum < 1`` (Adam's ``beta1``), ``weight_decay >= 0``.
+    (sgd, adam, adamw), ``0 <= momentum < 1`` (Adam's ``beta1`` unless ``betas`` is
+    given), ``weight_decay >= 0``, ``betas`` two numbers in [0, 1), ``eps > 0``,
+    ``grad_clip > 0``.
 
     >>> check_optimizer("adam", 0.9, 0.0)
     >>> check_optimizer("sgd", 1.0, 0.0)
@@ -267,11 +323,39 @@ def check_optimizer(optimizer: str, momentum: float, weight_decay: float) -> Non
     lrkit.InputError: momentum must be in [0, 1), got 1.0
     """
     if optimizer not in OPTIMIZERS:
-        raise InputError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        raise InputError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {optimizer!r}")
     if not (0 <= momentum < 1):
         raise InputError(f"momentum must be in [0, 1), got {momentum!r}")
     if not (weight_decay >= 0):
         raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if betas is not None and (len(betas) != 2 or not all(0 <= b < 1 for b in betas)):
+        raise InputError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    if not (eps > 0):
+        raise InputError(f"eps must be > 0, got {eps!r}")
+    if grad_clip is not None and not (grad_clip > 0 and math.isfinite(grad_clip)):
+        raise InputError(f"grad_clip must be a number > 0 (or None), got {grad_clip!r}")
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` that exists here.
+
+    >>> check_device("cpu")
+    device(type='cpu')
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    lrkit.InputError: device must be cpu, cuda or cuda:N, got 'gpu'
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device must be cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: no CUDA device here (torch.cuda.is_available() "
+                         "is False); use cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+    return dev
 
 
 def _check_runs(runs: Sequence[Run]) -> list[Run]:
@@ -288,71 +372,16 @@ def _check_runs(runs: Sequence[Run]) -> list[Run]:
     return runs
 
 
-# -- the batched optimizer -----------------------------------------------------------------
-
-
-class _BatchedOptimizer:
-    """SGD (momentum, Nesterov) / Adam / AdamW on stacked parameters ``[R, ...]``,
-    with a learning rate per run and an ``alive`` mask (dead runs never change)."""
-
-    def __init__(self, params: dict[str, torch.Tensor], kind: str, momentum: float,
-                 nesterov: bool, weight_decay: float) -> None:
-        self.params, self.kind, self.mu = params, kind, momentum
-        self.nesterov, self.wd, self.k = nesterov, weight_decay, 0
-        self.state: dict[str, list[torch.Tensor]] = {}
-
-    @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor], lr: torch.Tensor, alive: torch.Tensor) -> None:
-        self.k += 1
-        everyone = bool(alive.all())
-        for (name, p), g in zip(self.params.items(), grads):
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            keep = None if everyone else alive.view(shape)
-            p.copy_(self._update(name, p, g, lr.view(shape), keep))
-
-    @staticmethod
-    def _sel(keep: torch.Tensor | None, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-        """``new`` for live runs, ``old`` for dead ones (``keep`` None: all live)."""
-        return new if keep is None else torch.where(keep, new, old)
-
-    def _update(self, name: str, p: torch.Tensor, g: torch.Tensor, lr: torch.Tensor,
-                keep: torch.Tensor | None) -> torch.Tensor:
-        sel = self._sel
-        if self.kind == "sgd":
-            if self.wd:
-                g = g + self.wd * p
-            if self.mu:
-                if name not in self.state:
-                    buf = g.clone()
-                    self.state[name] = [sel(keep, buf, torch.zeros_like(buf))]
-                else:
-                    old = self.state[name][0]
-                    buf = self.mu * old + g
-                    self.state[name] = [sel(keep, buf, old)]
-                g = g + self.mu * buf if self.nesterov else buf
-            return sel(keep, p - lr * g, p)
-        b1, b2, eps = self.mu, 0.999, 1e-8
-        base = p
-        if self.kind == "adamw":
-            base = p * (1 - lr * self.wd)
-        elif self.wd:
-            g = g + self.wd * p
-        if name not in self.state:
-            self.state[name] = [torch.zeros_like(p), torch.zeros_like(p)]
-        m0, v0 = self.state[name]
-        m = m0 + (g - m0) * (1 - b1)   # torch: exp_avg.lerp_(grad, 1 - beta1)
-        v = v0 * b2 + g * g * (1 - b2)
-        self.state[name] = [sel(keep, m, m0), sel(keep, v, v0)]
-        bc1, bc2 = 1 - b1 ** self.k, 1 - b2 ** self.k
-        denom = v.sqrt() / math.sqrt(bc2) + eps
-        return sel(keep, base - (lr / bc1) * m / denom, p)
-
-
 def _mark_dead(alive: torch.Tensor, ok: torch.Tensor, died: list[int | None], step: int) -> None:
     """Runs alive but not ``ok`` die at ``step``; ``alive`` is updated in place."""
     for r in torch.nonzero(alive & ~ok).flatten().tolist():
         died[r] = step
     alive &= ok
+
+
+def _eval_key(i: int) -> int:
+    """The randomness key of the ``i``-th evaluation (training forwards use the step)."""
+    return -1 - i
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -364,35 +393,41 @@ def train(
     *,
     epochs: int | None = None,
     steps: int | None = None,
-    batch_size: int = BATCH_SIZE,
-    optimizer: str = OPTIMIZER,
-    momentum: float = MOMENTUM,
-    nesterov: bool = NESTEROV,
-    weight_decay: float = WEIGHT_DECAY,
+    batch_size: int | None = None,
+    optimizer: str | None = None,
+    momentum: float | None = None,
+    nesterov: bool | None = None,
+    weight_decay: float | None = None,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
+    grad_clip: float | None = None,
+    eval_every: int | None = None,
+    device: str | None = None,
     progress: StepCallback | None = None,
     dtype: torch.dtype = torch.float32,
     data_seed: int = 0,
 ) -> list[RunResult]:
     """Train every run in ``runs`` at once, as one batched model; results in ``runs`` order.
 
-    ``epochs`` (or ``steps``, exactly one) sets the length: ``epochs *
-    steps_per_epoch(task, batch_size)`` optimizer steps. ``progress(step, total)``
-    is called after every optimizer step. ``momentum`` is SGD's momentum, or
-    Adam's ``beta1``. See the module docstring for the update rules.
+    ``epochs`` (or ``steps``, at most one; neither: the task's) sets the length:
+    ``epochs * steps_per_epoch(task, batch_size)`` optimizer steps. ``progress(step,
+    total)`` is called after every optimizer step. ``momentum`` is SGD's momentum, or
+    Adam's ``beta1`` when ``betas`` is not given. A setting left None is the task's
+    (see the module docstring); see :mod:`~lrkit.experiment.optim` for the updates.
     """
     runs = _check_runs(runs)
-    check_optimizer(optimizer, momentum, weight_decay)
     t0 = time.perf_counter()
-    plan = _plan(task, epochs, steps, batch_size, dtype, data_seed)
+    plan = _plan(task, epochs, steps, dtype, data_seed,
+                 {k: v for k, v in locals().items() if k in TRAINING})
     task = plan.task
     xt, yt, xv, yv = plan.data
     seeds = [r.seed for r in runs]
     R = len(runs)
-    model = task.batched(seeds, dtype)
+    model = task.batched(seeds, dtype, plan.device)
     params = model.params
-    opt = _BatchedOptimizer(params, optimizer, momentum, nesterov, weight_decay)
+    opt = OPTIMIZERS[plan.hp.kind].batched(params, decays(model.base, plan.hp.kind), plan.hp)
     lrs = _LR(runs, plan.total)
-    alive = torch.ones(R, dtype=torch.bool)
+    alive = torch.ones(R, dtype=torch.bool, device=plan.device)
     died: list[int | None] = [None] * R
     train_loss = np.full((R, plan.total), np.nan)
     val_loss = np.full((R, len(plan.eval_steps)), np.nan)
@@ -400,30 +435,30 @@ def train(
 
     def evaluate(i: int, step: int) -> None:
         model.train(False)
-        with torch.no_grad():
-            out = model(xv, shared=True)
-            loss = _losses(task.loss, out, yv.expand(R, *yv.shape))
-            met = _metric(task.metric, out, yv)
+        opt.eval()
+        loss, met = _evaluate(lambda x: model(x, shared=True, key=_eval_key(i)), xv, yv, task, R)
+        opt.train()
         model.train(True)
         ok = alive & torch.isfinite(loss)
         _mark_dead(alive, ok, died, step)
-        okn = ok.numpy()
-        val_loss[okn, i] = loss.double().numpy()[okn]
+        okn = ok.cpu().numpy()
+        val_loss[okn, i] = loss.cpu().numpy()[okn]
         if val_metric is not None and met is not None:
-            val_metric[okn, i] = met.numpy()[okn]
+            val_metric[okn, i] = met.cpu().numpy()[okn]
 
     evaluate(0, 0)
     next_eval = 1
     for step, idx in _batches(plan, seeds):
-        out = model(xt[idx])
+        out = model(xt[idx], key=step)
         losses = _losses(task.loss, out, yt[idx])
         _mark_dead(alive, torch.isfinite(losses.detach()), died, step)
         masked = torch.where(alive, losses, torch.zeros_like(losses))
-        grads = torch.autograd.grad(masked.sum(), list(params.values()))
-        lr_np = lrs.at(step)
-        opt.step(grads, torch.as_tensor(lr_np, dtype=dtype), alive)
-        ld = losses.detach().double().numpy()
-        an = alive.numpy()
+        grads = list(torch.autograd.grad(masked.sum(), list(params.values())))
+        if plan.grad_clip is not None:
+            grads = clip(grads, plan.grad_clip)
+        opt.step(grads, torch.as_tensor(lrs.at(step), dtype=dtype, device=plan.device), alive)
+        ld = losses.detach().double().cpu().numpy()
+        an = alive.cpu().numpy()
         train_loss[an, step] = ld[an]
         if step + 1 == plan.eval_steps[next_eval]:
             evaluate(next_eval, step + 1)
@@ -443,45 +478,41 @@ def train(
     ]
 
 
-def _torch_optimizer(kind: str, params: Any, lr: float, momentum: float, nesterov: bool,
-                     weight_decay: float) -> torch.optim.Optimizer:
-    if kind == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov,
-                               weight_decay=weight_decay)
-    cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
-    return cls(params, lr=lr, betas=(momentum, 0.999), eps=1e-8, weight_decay=weight_decay)
-
-
 def train_one(
     task: Task | str,
     run: Run,
     *,
     epochs: int | None = None,
     steps: int | None = None,
-    batch_size: int = BATCH_SIZE,
-    optimizer: str = OPTIMIZER,
-    momentum: float = MOMENTUM,
-    nesterov: bool = NESTEROV,
-    weight_decay: float = WEIGHT_DECAY,
+    batch_size: int | None = None,
+    optimizer: str | None = None,
+    momentum: float | None = None,
+    nesterov: bool | None = None,
+    weight_decay: float | None = None,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
+    grad_clip: float | None = None,
+    eval_every: int | None = None,
+    device: str | None = None,
     progress: StepCallback | None = None,
     dtype: torch.dtype = torch.float32,
     data_seed: int = 0,
 ) -> RunResult:
     """The reference: one run, a plain PyTorch loop with a real ``torch.optim`` optimizer
     whose ``lr`` is written by :class:`lrkit.torch.Scheduler` (``step()`` after every
-    update, the validation loss fed to a plateau factor after every evaluation). Same
-    data order, init, evaluation points and divergence rule as :func:`train`; ``lr``
+    update, the validation loss fed to a plateau factor after every evaluation),
+    ``torch.nn.utils.clip_grad_norm_`` for ``grad_clip``. Same data order, init,
+    random streams, evaluation points and divergence rule as :func:`train`; ``lr``
     holds what the scheduler wrote, also after a divergence."""
     (run,) = _check_runs([run])
-    check_optimizer(optimizer, momentum, weight_decay)
     t0 = time.perf_counter()
-    plan = _plan(task, epochs, steps, batch_size, dtype, data_seed)
+    plan = _plan(task, epochs, steps, dtype, data_seed,
+                 {k: v for k, v in locals().items() if k in TRAINING})
     task = plan.task
     xt, yt, xv, yv = plan.data
-    model = task.build(run.seed).to(dtype)
+    model = task.build(run.seed).to(dtype).to(plan.device)
     _base(run, plan.total)  # the same check as train's
-    opt = _torch_optimizer(optimizer, model.parameters(), 0.0, momentum, nesterov,
-                           weight_decay)
+    opt = OPTIMIZERS[plan.hp.kind].reference(model, decays(model, plan.hp.kind), plan.hp)
     sched = Scheduler(opt, run.schedule)  # writes lr(0)
     group = opt.param_groups[0]
     lr = np.full(plan.total, np.nan)
@@ -490,16 +521,18 @@ def train_one(
     val_metric = np.full(len(plan.eval_steps), np.nan) if task.metric else None
     died: int | None = None
 
+    def forward(x: torch.Tensor, key: int) -> torch.Tensor:
+        with seeded(run.seed, key, plan.device):
+            out: torch.Tensor = model(x)
+        return out[None]
+
     def evaluate(i: int, step: int) -> bool:
         model.eval()
-        with torch.no_grad():
-            out = model(xv)[None]
-            loss = float(_losses(task.loss, out, yv[None])[0])
-            met = _metric(task.metric, out, yv[None])
+        loss, met = _evaluate(lambda x: forward(x, _eval_key(i)), xv, yv, task, 1)
         model.train()
-        if not math.isfinite(loss):
+        if not math.isfinite(float(loss[0])):
             return False
-        val_loss[i] = loss
+        val_loss[i] = float(loss[0])
         if val_metric is not None and met is not None:
             val_metric[i] = float(met[0])
         return True
@@ -511,13 +544,15 @@ def train_one(
         if died is not None:
             break
         i = idx[0]
-        loss = _losses(task.loss, model(xt[i])[None], yt[i][None])[0]
+        loss = _losses(task.loss, forward(xt[i], step), yt[i][None])[0]
         if not torch.isfinite(loss):
             died = step
             break
         lr[step] = group["lr"]
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
+        if plan.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), plan.grad_clip)
         opt.step()
         sched.step()
         train_loss[step] = float(loss.detach())
