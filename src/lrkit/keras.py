@@ -381,8 +381,7 @@ def find_lr(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None,
     put back. The sweep is checked against the stop rule every ``steps // 25`` batches
     and at any non-finite loss; the result is cut exactly where the rule says.
     """
-    from .experiment.lr_find import _check as check_options
-    from .experiment.lr_find import analyse, plot_lr_find, sweep
+    from .experiment.lr_find import analyse, check_options, plot_lr_find, sweep
 
     who = "lrkit.keras.find_lr"
     check_options(start, end, steps, mode, smooth, diverge, suggestion)

@@ -28,8 +28,7 @@ from lightning.pytorch.utilities.parsing import lightning_hasattr, lightning_set
 from lightning.pytorch.utilities.seed import isolate_rng
 
 from .errors import InputError, InputTypeError
-from .experiment.lr_find import LRFindResult, find_lr, plot_lr_find
-from .experiment.lr_find import _check as _check_options
+from .experiment.lr_find import LRFindResult, check_options, find_lr, plot_lr_find
 from .torch import plateau_callback
 
 __all__ = ["FindLR", "plateau_callback"]
@@ -127,7 +126,7 @@ class FindLR(pl.Callback):
                  mode: str = "exp", smooth: float = 0.98, diverge: float = 4.0,
                  suggestion: str = "valley", attr: str | None = None,
                  plot: str | os.PathLike[str] | None = None) -> None:
-        _check_options(start, end, steps, mode, smooth, diverge, suggestion)
+        check_options(start, end, steps, mode, smooth, diverge, suggestion)
         if attr is not None and not (isinstance(attr, str) and attr):
             raise InputError(f"FindLR: attr must be None or an attribute name, got {attr!r}")
         if plot is not None and not isinstance(plot, (str, os.PathLike)):

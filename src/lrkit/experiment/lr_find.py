@@ -106,8 +106,14 @@ class LRFindResult:
 # -- the analysis (shared by find_lr and find_lr_task) -----------------------------------
 
 
-def _check(start: float, end: float, steps: int, mode: str, smooth: float, diverge: float,
-           suggestion: str) -> None:
+def check_options(start: float, end: float, steps: int, mode: str, smooth: float,
+                  diverge: float, suggestion: str) -> None:
+    """Refuse range-test options that cannot run (``InputError`` naming the option): the one
+    check behind :func:`find_lr`, :func:`find_lr_task`, ``lrkit.lightning.FindLR`` and
+    ``lrkit.keras.find_lr``.
+
+    >>> check_options(1e-7, 10.0, 100, "exp", 0.98, 4.0, "valley")
+    """
     if not (isinstance(start, (int, float)) and math.isfinite(start) and start > 0):
         raise InputError(f"find_lr: start must be a number > 0, got {start!r}")
     if not (isinstance(end, (int, float)) and math.isfinite(end) and end > start):
@@ -274,7 +280,7 @@ def find_lr(
     """
     import torch
 
-    _check(start, end, steps, mode, smooth, diverge, suggestion)
+    check_options(start, end, steps, mode, smooth, diverge, suggestion)
     if not hasattr(optimizer, "param_groups"):
         raise InputTypeError(f"find_lr: optimizer must be a torch optimizer, got {optimizer!r}")
     lrs = sweep(start, end, steps, mode).values(steps)
@@ -343,7 +349,7 @@ def find_lr_task(
     in :func:`find_lr`; the result's suggestions are the medians over seeds."""
     from .trainer import Run, train
 
-    _check(start, end, steps, mode, smooth, diverge, suggestion)
+    check_options(start, end, steps, mode, smooth, diverge, suggestion)
     seeds = list(seeds)
     if not seeds:
         raise InputError("find_lr_task: seeds is empty")
