@@ -98,8 +98,8 @@ def test_keras_classes(cls, kw, vectorised):
         np.testing.assert_allclose(theirs[bad], floor, atol=8 * EPS32 * peak)
         assert (mine[bad] > 2 * floor + 0.01).all()  # lrkit: the new cycle's top
         ok[bad] = True
-        if mult == 1.5:
-            assert list(bad) == [1000]  # the case that shows it
+        if mult == 1.5:  # the case that shows it, where Keras' float32 log has the slip
+            assert set(bad) <= {1000}  # (Keras 3.15 computes step 1000 right)
     assert ok.all(), np.flatnonzero(~ok)[:10]
 
 
