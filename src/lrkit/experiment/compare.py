@@ -41,6 +41,7 @@ from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
 from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
 from .lr_find import LRFindResult
+from .options import check_compare
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
     CHUNK,
@@ -186,6 +187,7 @@ _WHO = "lrkit compare"
 
 
 def _inputs(o: Options) -> _Inputs:
+    check_compare(o)  # every option alone first: nothing loaded, allocated or stored yet
     mode, factors = parse_peaks(o.peaks)
     cands = parse_candidates(list(o.schedules), rescale=mode != "spec")
     jobs = integer(_WHO, "--jobs", o.jobs)
@@ -253,10 +255,7 @@ def _target(o: Options, metric: str | None) -> dict[str, float] | None:
 def _run_compare(o: Options, progress: Progress) -> CompareResult:
     clock = _Clock()
     inp = _inputs(o)
-    url = o.storage
-    if url is None:
-        os.makedirs(o.out, exist_ok=True)
-        url = default_storage(o.out)
+    url = o.storage if o.storage is not None else default_storage(o.out)  # --out: made by _inputs
     store = Store(url, o.study)
     clock.lap("setup")
     pool = make_pool(inp.jobs, inp.ref.preload()) if inp.jobs > 1 else None
