@@ -45,13 +45,18 @@ INTERRUPTED_EXIT = 130
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("experiment", "Train a task under several schedules, fairly, and rank them."),
     "find-lr": ("experiment", "Find a good learning rate with the range test."),
-    "list": ("schedules", "The catalogue: every schedule and combinator, with its..."),
+    "list": ("schedules", "The catalogue: every schedule and combinator, with its parameters."),
     "plot": ("schedules", "Overlay schedules (spec strings or schedule files) with a legend."),
     "show": ("schedules", "Print a schedule in the spec language or its data form."),
-    "values": ("schedules", "Print a schedule's values at full precision (Python's repr of..."),
+    "values": ("schedules",
+               "Print a schedule's values at full precision (Python's repr of each float)."),
 }
 """Every sub-command: the module of this package that defines it, and its one-line help
 (what ``lrkit --help`` lists without importing the module; a test pins that it matches)."""
+
+SHORT_HELP = 200
+"""The longest one-line help (click would cut it at the terminal's width; the help
+formatter wraps it instead)."""
 
 DEBUG_VARIABLE = "LRKIT_DEBUG"
 """Set it (to anything but ``0`` or nothing) to print the traceback of every error."""
@@ -139,9 +144,8 @@ class _Group(click.Group):
         return sorted({*COMMANDS, *self.commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            where = COMMANDS.get(cmd_name)
-            _load_commands(None if where is None else [where[0]])
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            _load_commands([COMMANDS[cmd_name][0]])
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -151,7 +155,7 @@ class _Group(click.Group):
                 cmd = self.commands[name]
                 if cmd.hidden:
                     continue
-                rows.append((name, cmd.get_short_help_str(limit=formatter.width - 6 - len(name))))
+                rows.append((name, cmd.get_short_help_str(limit=SHORT_HELP)))
             else:
                 rows.append((name, COMMANDS[name][1]))
         if rows:
@@ -162,7 +166,6 @@ class _Group(click.Group):
                         args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
         name = click.utils.make_str(args[0])
         if self.get_command(ctx, name) is None and not name.startswith("-"):
-            _load_commands()
             hint = closest(name, self.list_commands(ctx))
             ctx.fail(f"No such command {name!r}{hint}")
         return super().resolve_command(ctx, args)

@@ -20,7 +20,7 @@ import click
 from ..experiment import recipe
 from ..experiment.compare import Options, run_compare
 from ..experiment.grid import parse_seeds
-from ..experiment.options import check_out, check_training, real, whole
+from ..experiment.options import check_nesterov, check_out, check_training, real, whole
 from ..experiment.progress import steps_progress
 from ..experiment.runner import TaskRef
 from . import Interrupted, UserError, main
@@ -105,12 +105,10 @@ class _Bars:
             )
 
     def __enter__(self) -> _Bars:
-        if self.bars is not None:
-            self.bars.start()
-        return self
+        return self  # the bars start with the first phase: an early error prints alone
 
     def __exit__(self, kind: Any, *exc: Any) -> None:
-        if self.bars is not None:
+        if self.bars is not None and self.bars.live.is_started:
             if kind is None:
                 self._finish()
             self.bars.stop()
@@ -125,6 +123,7 @@ class _Bars:
         if self.bars is None or total <= 0:
             return lambda n: None
         self._finish()
+        self.bars.start()
         task = self.bars.add_task(name, total=total)
         return lambda n: self.bars.advance(task, n)
 
@@ -313,6 +312,7 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
     check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"],
                     the_task.setting("betas"), the_task.setting("eps"),
                     the_task.setting("grad_clip"))
+    check_nesterov(nesterov, st["optimizer"], st["momentum"])
     kw: dict[str, Any] = {"seeds": seed_list, "suggestion": method,
                           "mode": "linear" if linear else "exp", **st}
     for k, v in (("start", start), ("end", end), ("steps", steps)):

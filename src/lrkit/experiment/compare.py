@@ -41,7 +41,7 @@ from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
 from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
 from .lr_find import LRFindResult
-from .options import check_compare
+from .options import check_compare, check_nesterov
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
     CHUNK,
@@ -229,6 +229,7 @@ def _settings(o: Options, task: Any) -> dict[str, Any]:
         st["betas"] = tuple(float(b) for b in st["betas"])
     check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"], st["betas"],
                     st["eps"], st["grad_clip"])
+    check_nesterov(o.nesterov, st["optimizer"], st["momentum"])
     return st
 
 

@@ -204,6 +204,14 @@ def check_compare(o: Any) -> None:
     check_out(o.out)
 
 
+def check_nesterov(nesterov: Any, optimizer: str, momentum: float) -> None:
+    """``--nesterov`` (given, not the task's) needs SGD with momentum > 0 (PyTorch's rule;
+    Adam has no Nesterov switch here)."""
+    if nesterov and (optimizer != "sgd" or not momentum > 0):
+        raise InputError(f"--nesterov needs --optimizer sgd with --momentum > 0, got optimizer "
+                         f"{optimizer!r} and momentum {momentum!r}")
+
+
 def check_training(o: Any) -> None:
     """The optimizer's numbers given on the command line (``None``: the task's own)."""
     real("--momentum", o.momentum, 0.0, 1.0, high_open=True)

@@ -594,14 +594,46 @@ def _read_columns(path: str) -> dict[str, np.ndarray]:
     )
 
 
+def _missing(path: str, name: str, col: np.ndarray) -> None:
+    """Refuse a column with an empty cell or a non-finite number, naming the first one
+    (data row 1 is the first row after a CSV's header)."""
+    rows = col.reshape(len(col), -1)
+    if rows.dtype.kind in "biuf":
+        bad = ~np.isfinite(rows.astype(np.float64)).all(axis=1)
+    else:
+        text = np.char.strip(rows.astype(str))
+        empty = (text == "").any(axis=1)
+        if empty.any():
+            i = int(np.argmax(empty))
+            raise InputError(f"data file {path!r}: column {name!r} has an empty cell in "
+                             f"data row {i + 1}; fill it or drop the row")
+        low = np.char.lower(np.char.lstrip(text, "+-"))
+        bad = np.isin(low, ("nan", "inf", "infinity")).any(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"data file {path!r}: column {name!r} has a missing or non-finite value "
+                         f"({', '.join(map(str, rows[i]))}) in data row {i + 1}; fill it or "
+                         "drop the row")
+
+
 def _numeric(path: str, name: str, col: np.ndarray) -> np.ndarray:
+    _missing(path, name, col)
     try:
         return np.asarray(col, dtype=np.float64)
     except (TypeError, ValueError):
+        bad = next((c for c in col.ravel() if not _is_float(c)), None)
         raise InputError(
-            f"data file {path!r}: column {name!r} is not numeric (only numeric features are "
-            f"supported)"
+            f"data file {path!r}: column {name!r} is not numeric ({bad!r}; only numeric "
+            f"features are supported)"
         ) from None
+
+
+def _is_float(c: Any) -> bool:
+    try:
+        float(c)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
@@ -628,6 +660,7 @@ def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
     y_raw = np.asarray(cols[target])
     if len(y_raw) < 2:
         raise InputError(f"data file {path!r} is empty (needs at least 2 rows, got {len(y_raw)})")
+    _missing(path, target, y_raw)
     feats = []
     for k, v in cols.items():
         if k == target:
@@ -647,6 +680,9 @@ def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
     except (TypeError, ValueError):
         y_num, integer = None, True
     classes = np.unique(y_raw.astype(str) if y_num is None else y_num)
+    if len(classes) < 2:
+        raise InputError(f"data file {path!r}: target {target!r} is {classes[0].item()!r} in "
+                         "every row; nothing to learn (a constant target ranks no schedule)")
     classify = integer and 2 <= len(classes) <= max_classes
     if y_num is None and not classify:
         raise InputError(
