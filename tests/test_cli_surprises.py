@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 
 from lrkit.cli import COMMANDS, main, run
 from lrkit.experiment.table import fit
+from test_kill_resume import _complete
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -208,16 +208,6 @@ def test_out_is_made_when_missing(capsys, tmp_path):
 
     assert check_out(str(tmp_path / "a" / "b")) == str(tmp_path / "a" / "b")
     assert (tmp_path / "a" / "b").is_dir() and not list((tmp_path / "a" / "b").iterdir())
-
-
-def _complete(db) -> int:
-    if not os.path.exists(db):
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as c:
-            return c.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def test_ctrl_c_exits_130_and_says_what_is_stored(tmp_path):
