@@ -196,6 +196,9 @@ def _inputs(o: Options) -> _Inputs:
         raise InputError("give --epochs or --steps, not both")
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
+    if mode == "auto" and getattr(task, "framework", "torch") != "torch":
+        raise InputError(f"--peaks auto runs the PyTorch range test; for the {task.framework} "
+                         "task give peaks, e.g. --peaks 0.01,0.03,0.1")
     st = _settings(o, task)
     seeds = parse_seeds(o.seeds if o.seeds is not None else task.recipe.get("seeds", SEEDS))
     from .trainer import steps_per_epoch

@@ -733,12 +733,22 @@ def from_factory(spec: str) -> Task:
       when ``y_train`` is integer, else mse), ``"metric"`` (``"accuracy"`` or
       ``None``; default: accuracy for cross-entropy), ``"name"``.
 
-    A tuple ``(model, data)`` or ``(model, data, loss)`` is accepted too. The
+    A tuple ``(model, data)`` or ``(model, data, loss)`` is accepted too. A mapping
+    with ``"keras"`` (a builder of a compiled Keras 3 model) instead of ``"model"`` is
+    a Keras task, trained run by run with ``model.fit``
+    (:mod:`~lrkit.experiment.keras_task`; :func:`~lrkit.experiment.factories.load_factory`
+    loads both kinds). The
     model takes one tensor ``x`` and returns logits (``[B, classes]``) or
     predictions (``[B, k]``). For batched training it must work under
     ``torch.func.vmap``: BatchNorm (running statistics included) and dropout
     do; data-dependent Python control flow and ``.item()`` calls do not.
     """
+    return from_made(spec, *call_factory(spec))
+
+
+def call_factory(spec: str) -> tuple[Any, tuple[str, ...]]:
+    """Import ``"package.module:factory"``, call the factory; returns what it made and the
+    module's source file (as a 0- or 1-tuple). Any failure is an ``InputError``."""
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise InputError(f"task factory must be 'package.module:factory', got {spec!r}")
     mod_name, fn_name = spec.split(":")
@@ -755,7 +765,14 @@ def from_factory(spec: str) -> Task:
         made = factory()
     except Exception as e:  # noqa: BLE001
         raise InputError(f"task factory {spec!r} failed: {type(e).__name__}: {e}") from None
-    source = tuple(f for f in [_source_file(module)] if f is not None)
+    return made, tuple(f for f in [_source_file(module)] if f is not None)
+
+
+def from_made(spec: str, made: Any, source: tuple[str, ...] = ()) -> Task:
+    """The :class:`Task` of what factory ``spec`` returned (see :func:`from_factory`)."""
+    if isinstance(made, dict) and "keras" in made:
+        raise InputError(f"task factory {spec!r} returns a Keras model: load it with "
+                         "lrkit.experiment.factories.load_factory (lrkit compare does)")
     if isinstance(made, Task):
         return replace(made, sources=(*made.sources, *source))
     if isinstance(made, (tuple, list)) and len(made) in (2, 3):
