@@ -20,10 +20,10 @@ import click
 from ..experiment import recipe
 from ..experiment.compare import Options, run_compare
 from ..experiment.grid import parse_seeds
-from ..experiment.options import check_nesterov, check_out, check_training, real, whole
+from ..experiment.options import check_find_lr, check_nesterov
 from ..experiment.progress import steps_progress
 from ..experiment.runner import TaskRef
-from . import Interrupted, UserError, main
+from . import Interrupted, main
 
 _TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic, mnist1d, "
               "tiny-lm) or package.module:factory  [default: "f"{recipe.TASK}]")
@@ -290,15 +290,9 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
 
     _cwd_importable()
     seed_list = parse_seeds(seeds)  # every option alone first, before a task is loaded
-    real("--start", start, 0.0, low_open=True)
-    real("--end", end, 0.0, low_open=True)
-    if start is not None and end is not None and not end > start:
-        raise UserError(f"--end must be > --start={start!r}, got {end!r}")
-    whole("--steps", steps, 2)
-    whole("--batch-size", batch_size, 1, 2**31 - 1)
-    check_training(SimpleNamespace(momentum=momentum, weight_decay=weight_decay, eps=eps,
-                                   grad_clip=grad_clip, betas=betas))
-    check_out(out)
+    check_find_lr(SimpleNamespace(start=start, end=end, steps=steps, batch_size=batch_size,
+                                  momentum=momentum, weight_decay=weight_decay, eps=eps,
+                                  grad_clip=grad_clip, betas=betas, out=out))
     ref = TaskRef.of(task, data, target)
     # the options given, else the task's recipe (betas, eps, clipping and the device reach
     # the trainer through the recipe)

@@ -18,6 +18,9 @@ the option, the value and what is allowed, and returns the value cleaned.
   ``--out`` a folder that exists or can be made, and is writable
   (:func:`check_out`, which creates it).
 
+:func:`check_find_lr` does the same for ``lrkit find-lr`` (``--start``, ``--end`` finite
+and ``> 0``, ``--end > --start``, ``--steps >= 2``).
+
 >>> seeds_of("3"), seeds_of("0,4,7")
 ([0, 1, 2], [0, 4, 7])
 >>> seeds_of("100000")
@@ -201,6 +204,20 @@ def check_compare(o: Any) -> None:
     study_name(o.study)
     if o.storage is not None and (not isinstance(o.storage, str) or not o.storage.strip()):
         raise InputError(f"--storage must be an Optuna storage URL, got {shown(o.storage)}")
+    check_out(o.out)
+
+
+def check_find_lr(o: Any) -> None:
+    """The options of ``lrkit find-lr`` that can be checked alone (``o`` has ``start``,
+    ``end``, ``steps``, ``batch_size``, ``out`` and :func:`check_training`'s); ``--out``
+    is made last."""
+    real("--start", o.start, 0.0, low_open=True)
+    real("--end", o.end, 0.0, low_open=True)
+    if o.start is not None and o.end is not None and not o.end > o.start:
+        raise InputError(f"--end must be > --start={o.start!r}, got {o.end!r}")
+    whole("--steps", o.steps, 2)
+    whole("--batch-size", o.batch_size, 1, MAX_BATCH)
+    check_training(o)
     check_out(o.out)
 
 

@@ -56,7 +56,7 @@ class TaskRef:
 
         if self.kind == "file":
             return from_file(self.name, str(self.target))
-        if self.kind == "factory":  # a PyTorch or a Keras model
+        if self.kind == "factory" and ":" in self.name:  # a PyTorch or a Keras model
             from .factories import load_factory
 
             return load_factory(self.name)
