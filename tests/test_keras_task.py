@@ -88,7 +88,7 @@ def test_a_diverging_keras_run_is_stopped_and_counted(factory, tmp_path, capsys)
     (["--momentum", "0.5"], "--momentum: a Keras task uses its compiled model's optimizer"),
     (["--optimizer", "adam"], "--optimizer: a Keras task uses"),
     (["--eval-every", "2"], "--eval-every: a Keras task uses"),
-    (["--peaks", "auto"], "--peaks auto runs the PyTorch range test; for the keras task"),
+    (["--device", "cpu"], "--device: a Keras task uses"),
 ])
 def test_what_a_keras_task_refuses(factory, tmp_path, capsys, args, part):
     db = tmp_path / "s.db"
@@ -115,3 +115,27 @@ def test_train_runs_recovers_each_batch_loss(factory):
     assert math.isclose((32 * first_epoch[0] + 32 * first_epoch[1] + 16 * first_epoch[2]) / 80,
                         whole, rel_tol=1e-5)
     assert res.val_loss[0] == res.val_loss[-1]  # lr 0: the model never changed
+
+
+def test_peaks_auto_and_find_lr_use_the_keras_range_test(factory, tmp_path, capsys):
+    argv = [*BASE, "--peaks", "auto", "-o", str(tmp_path / "o")]
+    assert run(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    lf = report["lr_find"]
+    assert lf["seeds"] == [0] and lf["method"] == "steep" and lf["suggestion"] > 0
+    assert report["config"]["peak_mode"] == "auto" and len(report["config"]["peaks"]) >= 5
+
+    # lrkit find-lr: the same lrkit.keras.find_lr, its suggestion on stdout, the figure
+    from lrkit.experiment.factories import load_factory
+    from lrkit.experiment.keras_task import range_test
+
+    out = tmp_path / "f"
+    assert run(["find-lr", "--task", "kfac_h4d:make", "--seeds", "1", "--steps", "60",
+                "--batch-size", "32", "-q", "-o", str(out)]) == 0
+    printed = float(capsys.readouterr().out)
+    again = range_test(load_factory("kfac_h4d:make"), 0, 32, steps=60, suggestion="valley")
+    assert printed == float(f"{again.suggestion:.4g}")
+    assert (out / "lr_find.png").read_bytes()[:4] == b"\x89PNG"
+    assert run(["find-lr", "--task", "kfac_h4d:make", "--momentum", "0.5", "-q",
+                "-o", str(out)]) == 2
+    assert "--momentum: a Keras task uses" in capsys.readouterr().err

@@ -296,7 +296,10 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
     ref = TaskRef.of(task, data, target)
     # the options given, else the task's recipe (betas, eps, clipping and the device reach
     # the trainer through the recipe)
-    the_task = ref.load().with_recipe(betas=betas, eps=eps, grad_clip=grad_clip, device=device)
+    loaded = ref.load()
+    for k, v in (("betas", betas), ("eps", eps), ("grad_clip", grad_clip), ("device", device)):
+        loaded.setting(k, v)  # a Keras task refuses the optimizer options it does not use
+    the_task = loaded.with_recipe(betas=betas, eps=eps, grad_clip=grad_clip, device=device)
     from ..experiment.lr_find import find_lr_task, plot_lr_find
     from ..experiment.trainer import check_optimizer
 
@@ -316,8 +319,15 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
 
     torch.set_num_threads(1)  # small models: more threads only spin
     with _Bars(quiet) as bars:
-        kw["progress"] = steps_progress(bars, "range test")
-        res = find_lr_task(the_task, **kw)
+        if getattr(the_task, "framework", "torch") == "keras":  # lrkit.keras.find_lr
+            from ..experiment.keras_task import range_test
+
+            res = range_test(the_task, seed_list[0], st["batch_size"], suggestion=method,
+                             mode=kw["mode"], **{k: kw[k] for k in ("start", "end", "steps")
+                                                  if k in kw})
+        else:
+            kw["progress"] = steps_progress(bars, "range test")
+            res = find_lr_task(the_task, **kw)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "lr_find.png")
     plot_lr_find(res, path)

@@ -196,9 +196,6 @@ def _inputs(o: Options) -> _Inputs:
         raise InputError("give --epochs or --steps, not both")
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
-    if mode == "auto" and getattr(task, "framework", "torch") != "torch":
-        raise InputError(f"--peaks auto runs the PyTorch range test; for the {task.framework} "
-                         "task give peaks, e.g. --peaks 0.01,0.03,0.1")
     st = _settings(o, task)
     seeds = parse_seeds(o.seeds if o.seeds is not None else task.recipe.get("seeds", SEEDS))
     from .trainer import steps_per_epoch
@@ -267,7 +264,8 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
     try:
         peaks: list[float | None]
         if inp.mode == "auto":
-            lr_find_seeds = inp.seeds[:RANGE_TEST_SEEDS]
+            keras = getattr(inp.task, "framework", "torch") == "keras"  # one seed
+            lr_find_seeds = inp.seeds[:1 if keras else RANGE_TEST_SEEDS]
             with user_code(inp.ref):
                 lr_find = range_test(inp.task, inp.config, lr_find_seeds, store, progress)
             peaks = [round_sig(lr_find.suggestion * f) for f in inp.factors]
@@ -355,10 +353,16 @@ def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: S
         return LRFindResult.from_dict(cached)
     from .lr_find import find_lr_task
 
-    res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
-                       optimizer=config["optimizer"], momentum=config["momentum"],
-                       nesterov=config["nesterov"], weight_decay=config["weight_decay"],
-                       progress=steps_progress(progress, "range test"), **RANGE_TEST)
+    if getattr(task, "framework", "torch") == "keras":  # lrkit.keras.find_lr, first seed
+        from .keras_task import range_test as keras_range_test
+
+        res: LRFindResult = keras_range_test(task, seeds[0], config["batch_size"],
+                                             **RANGE_TEST)
+    else:
+        res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
+                           optimizer=config["optimizer"], momentum=config["momentum"],
+                           nesterov=config["nesterov"], weight_decay=config["weight_decay"],
+                           progress=steps_progress(progress, "range test"), **RANGE_TEST)
     if not (math.isfinite(res.suggestion) and res.suggestion > 0):
         raise InputError(f"the range test found no usable learning rate (got "
                          f"{res.suggestion!r}); give --peaks explicitly")

@@ -23,8 +23,9 @@ after the last step) with :class:`lrkit.keras.Callback` setting the compiled
 optimizer's learning rate before every update. The model's own optimizer,
 loss and metrics are used: ``--optimizer``, ``--momentum``, ``--nesterov``,
 ``--weight-decay``, ``--betas``, ``--eps``, ``--grad-clip``, ``--eval-every`` and
-``--device`` are refused for it, and ``--peaks`` must be given (the range test
-behind ``auto`` trains PyTorch models). Keras' per-batch ``loss`` is a running mean
+``--device`` are refused for it. The range test (``--peaks auto``, ``lrkit find-lr``)
+is :func:`lrkit.keras.find_lr` on the model built under the first seed
+(:func:`range_test`). Keras' per-batch ``loss`` is a running mean
 over the epoch weighted by batch size; the loss of each batch is recovered from it
 exactly (``(W_k m_k - W_{k-1} m_{k-1}) / b_k``, ``W`` the examples seen). A run whose
 loss turns non-finite is stopped and counted as diverged. ``KERAS_BACKEND``
@@ -228,3 +229,18 @@ def train_runs(task: KerasTask, runs: Sequence[tuple[str, Schedule, int]], steps
                              diverged=diverged, seconds=time.perf_counter() - t0,
                              diverged_at=stop))
     return out
+
+
+def range_test(task: KerasTask, seed: int, batch_size: int, **options: Any) -> Any:
+    """The learning-rate range test on a Keras task: :func:`lrkit.keras.find_lr` on the
+    model built under ``seed`` (one seed: ``--peaks auto`` and ``lrkit find-lr`` use the
+    first seed given). ``options`` are ``find_lr``'s (``start``, ``end``, ``steps``,
+    ``mode``, ``smooth``, ``diverge``, ``suggestion``); returns its ``LRFindResult``."""
+    import keras
+
+    from ..keras import find_lr
+
+    keras.utils.set_random_seed(int(seed))
+    model = task.build_keras()
+    x, y = task.arrays[:2]
+    return find_lr(model, x, y, batch_size=batch_size, **options)
