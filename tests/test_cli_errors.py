@@ -124,3 +124,112 @@ def test_a_real_bad_spec_file_is_one_line_exit_2(capsys, tmp_path):
     assert (code, err) == (2, "lrkit: error: integer of 401 digits is too large for a float; "
                               "a number in a schedule is at most 1.7976931348623157e+308 "
                               "at column 1\n")
+
+
+# -- the bad-input matrix: every option of every sub-command --------------------------------
+# (command, option, bad arguments, what the one error line must contain). A value-taking
+# option missing here fails test_the_matrix_covers_every_option. Training commands get a
+# --storage and --out of their own: nothing may be stored, and --out stays empty.
+_C = ["--epochs", "1", "--seeds", "1", "--peaks", "0.1"]
+MATRIX = [
+    ("compare", "specs", ["cosine(init=P"], "'cosine(init=P'"),
+    ("compare", "--schedules", ["-s", ""], "--schedules: an empty schedule spec"),
+    ("compare", "--task", ["--task", "no_such_mod_h4c:make"], "task module 'no_such_mod_h4c'"),
+    ("compare", "--data", ["--data", "{tmp}/none.csv", "--target", "y"], "data file not found"),
+    ("compare", "--target", ["--target", "y"], "--target goes with --data"),
+    ("compare", "--batch-size", ["--batch-size", "0"], "--batch-size must be an integer from 1"),
+    ("compare", "--device", ["--device", "gpu"], "device must be cpu, cuda or cuda:N"),
+    ("compare", "--epochs", ["--epochs", "99999999999999999999"], "--epochs must be an integer"),
+    ("compare", "--steps", ["--steps", "0"], "--steps must be an integer from 1"),
+    ("compare", "--eval-every", ["--eval-every", "-3"], "--eval-every must be an integer from 1"),
+    ("compare", "--seeds", ["--seeds", "99999999999999999999"], "--seeds must be at most 1000"),
+    ("compare", "--peaks", ["--peaks", "0.1,,0.2"], "--peaks has an empty item"),
+    ("compare", "--optimizer", ["--optimizer", "lion"], "'lion' is not one of 'sgd'"),
+    ("compare", "--momentum", ["--momentum", "inf"], "--momentum must be a finite number >= 0"),
+    ("compare", "--nesterov", ["--nesterov", "--optimizer", "adam"], "--nesterov needs"),
+    ("compare", "--weight-decay", ["--weight-decay", "inf"], "--weight-decay must be a finite"),
+    ("compare", "--betas", ["--betas", "0.9,nan"], "--betas[1] must be a finite number"),
+    ("compare", "--eps", ["--eps", "-1"], "--eps must be a finite number > 0"),
+    ("compare", "--grad-clip", ["--grad-clip", "nan"], "--grad-clip must be a finite number"),
+    ("compare", "--jobs", ["--jobs", "0"], "--jobs must be an integer from 1 to 256"),
+    ("compare", "--chunk-size", ["--chunk-size", "100000"], "--chunk-size must be an integer"),
+    ("compare", "--out", ["-o", "/proc/lrkit"], "--out '/proc/lrkit' is not a writable folder"),
+    ("compare", "--storage", ["--storage", ""], "--storage must be an Optuna storage URL"),
+    ("compare", "--study", ["--study", " "], "--study must be a name of 1 to 512 characters"),
+    ("compare", "--target-acc", ["--target-acc", "1.5"], "--target-acc must be a finite number"),
+    ("compare", "--target-loss", ["--target-loss", "-1"], "--target-loss must be a finite number"),
+    ("find-lr", "--task", ["--task", "nosuch"], "unknown task 'nosuch'"),
+    ("find-lr", "--data", ["--data", "{tmp}/none.csv", "--target", "y"], "data file not found"),
+    ("find-lr", "--target", ["--target", "y"], "--target goes with --data"),
+    ("find-lr", "--batch-size", ["--batch-size", "-1"], "--batch-size must be an integer"),
+    ("find-lr", "--device", ["--device", "tpu"], "device must be cpu, cuda or cuda:N"),
+    ("find-lr", "--seeds", ["--seeds", "1,1"], "--seeds must be a count like 3"),
+    ("find-lr", "--start", ["--start", "0"], "--start must be a finite number > 0"),
+    ("find-lr", "--end", ["--start", "1", "--end", "0.5"], "--end must be > --start=1.0"),
+    ("find-lr", "--steps", ["--steps", "1"], "--steps must be an integer from 2"),
+    ("find-lr", "--method", ["--method", "best"], "'best' is not one of 'valley'"),
+    ("find-lr", "--optimizer", ["--optimizer", "rmsprop"], "'rmsprop' is not one of"),
+    ("find-lr", "--momentum", ["--momentum", "1"], "--momentum must be a finite number >= 0"),
+    ("find-lr", "--nesterov", ["--nesterov", "--momentum", "0"], "--nesterov needs"),
+    ("find-lr", "--weight-decay", ["--weight-decay", "-0.1"], "--weight-decay must be"),
+    ("find-lr", "--betas", ["--betas", "a,b"], "give two numbers like 0.9,0.95"),
+    ("find-lr", "--eps", ["--eps", "inf"], "--eps must be a finite number > 0"),
+    ("find-lr", "--grad-clip", ["--grad-clip", "0"], "--grad-clip must be a finite number > 0"),
+    ("find-lr", "--out", ["-o", "{tmp}/afile"], "is a file, not a folder"),
+    ("plot", "specs", ["cosin(1)"], "did you mean 'cosine'"),
+    ("plot", "--steps", ["constant(1)", "--steps", "0"], "--steps must be a positive integer"),
+    ("plot", "--peak", ["constant(P)", "--peak", "nan"], "--peak must be a finite number"),
+    ("plot", "--out", ["constant(1)", "--out", "{tmp}/x.nope"], "unknown image format"),
+    ("plot", "--label", ["constant(1)", "--label", "a", "--label", "b"], "--label given 2 times"),
+    ("plot", "--width", ["constant(1)", "--width", "5"], "needs width >= 24"),
+    ("plot", "--height", ["constant(1)", "--height", "2"], "height >= 6"),
+    ("values", "spec", ["{tmp}/none.json", "--steps", "3"], "does not exist"),
+    ("values", "--steps", ["constant(1)", "--steps", "-5"], "--steps must be a positive integer"),
+    ("values", "--peak", ["constant(P)", "--steps", "3", "--peak", "inf"], "--peak must be"),
+    ("show", "spec", ["constant(1"], "cannot parse spec"),
+    ("show", "--format", ["constant(1)", "--format", "xml"], "'xml' is not one of"),
+    ("show", "--steps", ["constant(1)", "--steps", "0"], "--steps must be a positive integer"),
+    ("show", "--peak", ["constant(P)", "--peak", "-inf"], "--peak must be a finite number"),
+]
+FLAGS = {"--help", "--quiet", "--json", "--linear", "--plain", "--log", "--version", "--debug"}
+
+
+def test_the_matrix_covers_every_option():
+    import click as _click
+
+    from lrkit.cli import COMMANDS
+
+    covered = {(c, o) for c, o, _, _ in MATRIX}
+    for name in COMMANDS:
+        cmd = main.get_command(None, name)
+        for p in cmd.params:
+            if isinstance(p, _click.Argument):
+                opt = p.name
+            else:
+                opt = next(o for o in p.opts if o.startswith("--"))
+            assert (name, opt) in covered or opt in FLAGS, f"{name} {opt} has no bad value"
+    assert not [o for o in main.params if o.name != "debug" and not o.is_flag]
+
+
+@pytest.mark.parametrize(("command", "option", "args", "part"), MATRIX,
+                         ids=[f"{c} {o}" for c, o, _, _ in MATRIX])
+def test_every_option_refuses_a_bad_value_storing_nothing(capsys, tmp_path, command, option,
+                                                          args, part):
+    (tmp_path / "afile").write_text("x")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    db = tmp_path / "s.db"
+    base: list[str] = []  # a small valid run; the bad arguments come last, so they win
+    if command == "compare":
+        base = [*(_C if option != "--steps" else _C[2:]), "--storage", f"sqlite:///{db}"]
+    elif command == "find-lr":
+        base = ["--seeds", "1"]
+    if command in ("compare", "find-lr"):
+        base += ["-q", "-o", str(tmp_path / "o")]
+    argv = [command, *base, *args]
+    code = run(argv)
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), err
+    assert err.startswith("lrkit: error: ") and err.count("\n") == 1, err
+    assert part in err, err
+    assert not db.exists()
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())

@@ -307,7 +307,9 @@ def terminal(schedules: Any, steps: float, width: int | None = None,
     ``color`` is true (default: when stdout is a colour terminal). Without colour, several
     schedules are drawn one character per point with distinct markers ``* + o x ...``
     so that they stay apart. The y axis shows the maximum, middle and minimum value
-    (log10-spaced with ``log=True``, where values <= 0 are not drawn), the x axis
+    (log10-spaced with ``log=True``, where values <= 0 are not drawn); a flat curve is
+    drawn on ``0 .. value`` (``0 .. 1`` if it is 0; a decade around it with ``log=True``),
+    so ``constant(0.1)`` is a line at the top of an axis labelled 0.1, 0.05, 0. The x axis
     ``0``, ``steps/2`` and ``steps``; a legend line per schedule comes last.
     ``width`` defaults to the terminal's width (at most 100), ``height`` to 20 lines
     plus the legend.
@@ -335,6 +337,8 @@ def terminal(schedules: Any, steps: float, width: int | None = None,
     if finite.size == 0:
         raise InputError("terminal: nothing to draw: no schedule has a value > 0 on a log scale")
     lo, hi = float(finite.min()), float(finite.max())
+    if hi == lo:  # a flat line: from 0 to it (0 .. 1 if it is 0); a decade around it on log
+        lo, hi = (lo - 0.5, hi + 0.5) if log else (0.0, hi if hi > 0 else 1.0)
 
     def label(y: float) -> str:
         return _fmt(10**y if log else y)

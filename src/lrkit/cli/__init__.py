@@ -14,7 +14,14 @@ Exit status and stderr:
 * ``1``: anything else is a bug in lrkit: one line ``lrkit: internal error:
   <type>: <message> -- please report it (...)``. ``lrkit --debug ...`` or
   ``LRKIT_DEBUG=1`` prints the traceback above that line (and above an
-  ``error:`` line too). Ctrl-C also exits 1 (``lrkit: aborted``).
+  ``error:`` line too).
+* ``130``: interrupted (Ctrl-C): ``lrkit: interrupted`` (``lrkit compare`` adds how many
+  finished runs are stored and that rerunning the command resumes).
+
+Bare ``lrkit`` prints the help (exit 0); a mistyped command or option gets a
+"did you mean". Sub-commands are registered lazily (:data:`COMMANDS`): ``lrkit
+--help``, ``plot``, ``values``, ``show`` and ``list`` never import the
+experiment package (nor torch, optuna, rich or matplotlib).
 """
 
 from __future__ import annotations
@@ -27,10 +34,29 @@ from typing import Any
 
 import click
 
-from ..errors import Error
+from ..errors import Error, closest
 
 INTERNAL_ERROR_EXIT = 1
 """The exit status of a bug (an exception that is not one of lrkit's errors)."""
+
+INTERRUPTED_EXIT = 130
+"""The exit status after Ctrl-C (128 + SIGINT, the shell's convention)."""
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("experiment", "Train a task under several schedules, fairly, and rank them."),
+    "find-lr": ("experiment", "Find a good learning rate with the range test."),
+    "list": ("schedules", "The catalogue: every schedule and combinator, with its parameters."),
+    "plot": ("schedules", "Overlay schedules (spec strings or schedule files) with a legend."),
+    "show": ("schedules", "Print a schedule in the spec language or its data form."),
+    "values": ("schedules",
+               "Print a schedule's values at full precision (Python's repr of each float)."),
+}
+"""Every sub-command: the module of this package that defines it, and its one-line help
+(what ``lrkit --help`` lists without importing the module; a test pins that it matches)."""
+
+SHORT_HELP = 200
+"""The longest one-line help (click would cut it at the terminal's width; the help
+formatter wraps it instead)."""
 
 DEBUG_VARIABLE = "LRKIT_DEBUG"
 """Set it (to anything but ``0`` or nothing) to print the traceback of every error."""
@@ -52,6 +78,15 @@ class UserError(click.ClickException):
         if self.trace:
             click.echo(self.trace.rstrip("\n"), err=True)
         click.echo(f"lrkit: error: {self.format_message()}", err=True)
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: one line saying what was kept, exit status :data:`INTERRUPTED_EXIT`."""
+
+    exit_code = INTERRUPTED_EXIT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"lrkit: interrupted{'; ' if self.message else ''}{self.message}", err=True)
 
 
 class InternalError(click.ClickException):
@@ -103,6 +138,38 @@ def _message(e: Exception) -> str:
 
 
 class _Group(click.Group):
+    """The ``lrkit`` group: commands load on first use; errors sorted into bad input and bugs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            _load_commands([COMMANDS[cmd_name][0]])
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                cmd = self.commands[name]
+                if cmd.hidden:
+                    continue
+                rows.append((name, cmd.get_short_help_str(limit=SHORT_HELP)))
+            else:
+                rows.append((name, COMMANDS[name][1]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = click.utils.make_str(args[0])
+        if self.get_command(ctx, name) is None and not name.startswith("-"):
+            hint = closest(name, self.list_commands(ctx))
+            ctx.fail(f"No such command {name!r}{hint}")
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -127,11 +194,11 @@ def main(debug: bool) -> None:
     """Learning-rate schedules: plot them, find a good learning rate, compare them by training."""
 
 
-def _load_commands() -> None:
-    """Register the sub-commands (their modules import heavy libraries lazily)."""
+def _load_commands(modules: list[str] | None = None) -> None:
+    """Register the sub-commands of ``modules`` (default: every module of :data:`COMMANDS`)."""
     import importlib
 
-    for name in ("schedules", "experiment"):
+    for name in modules or sorted({m for m, _ in COMMANDS.values()}):
         try:
             importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as e:
@@ -145,22 +212,31 @@ def run(argv: list[str] | None = None) -> int:
         main.main(args=argv, prog_name="lrkit", standalone_mode=False)
     except click.exceptions.Exit as e:
         return int(e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:  # bare ``lrkit``: the help, not an error
+        click.echo(e.ctx.get_help())
+        return 0
     except click.UsageError as e:
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-        click.echo(f"lrkit: error: {_one_line(e)}{hint}", err=True)
+        click.echo(f"lrkit: error: {_usage_message(e)}{hint}", err=True)
         return 2
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    except click.Abort:
-        click.echo("lrkit: aborted", err=True)
-        return 1
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("lrkit: interrupted", err=True)
+        return INTERRUPTED_EXIT
     return 0
+
+
+def _usage_message(e: click.UsageError) -> str:
+    """One line; an unknown option gets the nearest real one as a "did you mean"."""
+    if isinstance(e, click.NoSuchOption) and e.ctx is not None:
+        names = [o for p in e.ctx.command.get_params(e.ctx) for o in (*p.opts, *p.secondary_opts)
+                 if o.startswith("-")]
+        return f"No such option {e.option_name!r}{closest(e.option_name, names)}"
+    return _one_line(e)
 
 
 def entry() -> None:
     """The console-script entry point."""
     sys.exit(run())
-
-
-_load_commands()

@@ -11,6 +11,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -19,9 +20,10 @@ import click
 from ..experiment import recipe
 from ..experiment.compare import Options, run_compare
 from ..experiment.grid import parse_seeds
+from ..experiment.options import check_find_lr, check_nesterov
 from ..experiment.progress import steps_progress
 from ..experiment.runner import TaskRef
-from . import main
+from . import Interrupted, main
 
 _TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic, mnist1d, "
               "tiny-lm) or package.module:factory  [default: "f"{recipe.TASK}]")
@@ -103,17 +105,25 @@ class _Bars:
             )
 
     def __enter__(self) -> _Bars:
-        if self.bars is not None:
-            self.bars.start()
-        return self
+        return self  # the bars start with the first phase: an early error prints alone
 
-    def __exit__(self, *exc: Any) -> None:
-        if self.bars is not None:
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if self.bars is not None and self.bars.live.is_started:
+            if kind is None:
+                self._finish()
             self.bars.stop()
+
+    def _finish(self) -> None:
+        """Every phase so far is over: its bar shows its total (a range test that stopped
+        at divergence, float run fractions that sum to 174.99999 of 175)."""
+        for task in self.bars.tasks:
+            self.bars.update(task.id, completed=task.total)
 
     def phase(self, name: str, total: int) -> Callable[[float], None]:
         if self.bars is None or total <= 0:
             return lambda n: None
+        self._finish()
+        self.bars.start()
         task = self.bars.add_task(name, total=total)
         return lambda n: self.bars.advance(task, n)
 
@@ -181,6 +191,7 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     """
 
     t0 = time.perf_counter()
+    _cwd_importable()
     opts = Options(
         task=task, data=data, target=target, schedules=[*schedules, *specs], epochs=epochs,
         steps=steps, seeds=seeds, peaks=peaks, batch_size=batch_size, optimizer=optimizer,
@@ -192,8 +203,11 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
         command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])
         if len(sys.argv) > 1 and sys.argv[1] == "compare" else None,
     )
-    with _Bars(quiet) as bars:
-        result = run_compare(opts, bars)
+    try:
+        with _Bars(quiet) as bars:
+            result = run_compare(opts, bars)
+    except KeyboardInterrupt:
+        raise Interrupted(_kept(opts)) from None
     from ..experiment import report as rep
 
     lf_png = None
@@ -219,6 +233,27 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
                               for k, v in timing.items()) + ")")
         bars.note(f"wrote {paths['png']}, {paths['json']}, {paths['html']}"
                   + (f", {lf_png}" if lf_png else ""))
+
+
+def _cwd_importable() -> None:
+    """``--task mytask:factory`` finds ``mytask.py`` in the current folder, as ``python -m``
+    does (the ``lrkit`` script's own folder is first on ``sys.path`` instead)."""
+    here = os.getcwd()
+    if "" not in sys.path and here not in sys.path:
+        sys.path.insert(0, here)
+
+
+def _kept(opts: Options) -> str:
+    """What an interrupted comparison leaves: how many finished runs the study holds."""
+    from ..experiment.compare import default_storage
+    from ..experiment.store import Store
+
+    url = opts.storage or default_storage(opts.out)
+    if opts.storage is None and not os.path.exists(os.path.join(opts.out, "lrkit.db")):
+        return "no run had finished, nothing is stored"
+    n = Store(url, opts.study).count()
+    return (f"{n} finished run{'s' if n != 1 else ''} stored in study {opts.study!r} at {url}; "
+            "run the same command again to resume")
 
 
 @main.command("find-lr")
@@ -253,11 +288,18 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
     lrkit find-lr --data table.csv --target label --start 1e-5 --end 1
     """
 
+    _cwd_importable()
+    seed_list = parse_seeds(seeds)  # every option alone first, before a task is loaded
+    check_find_lr(SimpleNamespace(start=start, end=end, steps=steps, batch_size=batch_size,
+                                  momentum=momentum, weight_decay=weight_decay, eps=eps,
+                                  grad_clip=grad_clip, betas=betas, out=out))
     ref = TaskRef.of(task, data, target)
-    seed_list = parse_seeds(seeds)
     # the options given, else the task's recipe (betas, eps, clipping and the device reach
     # the trainer through the recipe)
-    the_task = ref.load().with_recipe(betas=betas, eps=eps, grad_clip=grad_clip, device=device)
+    loaded = ref.load()
+    for k, v in (("betas", betas), ("eps", eps), ("grad_clip", grad_clip), ("device", device)):
+        loaded.setting(k, v)  # a Keras task refuses the optimizer options it does not use
+    the_task = loaded.with_recipe(betas=betas, eps=eps, grad_clip=grad_clip, device=device)
     from ..experiment.lr_find import find_lr_task, plot_lr_find
     from ..experiment.trainer import check_optimizer
 
@@ -267,6 +309,7 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
     check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"],
                     the_task.setting("betas"), the_task.setting("eps"),
                     the_task.setting("grad_clip"))
+    check_nesterov(nesterov, st["optimizer"], st["momentum"])
     kw: dict[str, Any] = {"seeds": seed_list, "suggestion": method,
                           "mode": "linear" if linear else "exp", **st}
     for k, v in (("start", start), ("end", end), ("steps", steps)):
@@ -276,8 +319,15 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
 
     torch.set_num_threads(1)  # small models: more threads only spin
     with _Bars(quiet) as bars:
-        kw["progress"] = steps_progress(bars, "range test")
-        res = find_lr_task(the_task, **kw)
+        if getattr(the_task, "framework", "torch") == "keras":  # lrkit.keras.find_lr
+            from ..experiment.keras_task import range_test
+
+            res = range_test(the_task, seed_list[0], st["batch_size"], suggestion=method,
+                             mode=kw["mode"], **{k: kw[k] for k in ("start", "end", "steps")
+                                                  if k in kw})
+        else:
+            kw["progress"] = steps_progress(bars, "range test")
+            res = find_lr_task(the_task, **kw)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "lr_find.png")
     plot_lr_find(res, path)

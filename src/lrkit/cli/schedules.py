@@ -196,11 +196,13 @@ def list_cmd(plain: bool) -> None:
 def _rich_table(rows: list[tuple[str, str, str, str]]) -> Any:
     try:
         from rich.table import Table
+        from rich.text import Text
     except ImportError:  # pragma: no cover - rich missing
         return None
     table = Table(title="lrkit catalogue", show_lines=True)
     for head in ("name", "kind", "what it computes", "spec signature"):
         table.add_column(head, overflow="fold")
-    for kind, name, text, sig in rows:
-        table.add_row(name, kind, text, sig)
+    for row in rows:  # Text, not markup: "levels[i]" is text, not a style
+        name, kind = row[1], row[0]
+        table.add_row(*(Text(cell) for cell in (name, kind, row[2], row[3])))
     return table

@@ -41,6 +41,7 @@ from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
 from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
 from .lr_find import LRFindResult
+from .options import check_compare, check_nesterov
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
     CHUNK,
@@ -186,6 +187,7 @@ _WHO = "lrkit compare"
 
 
 def _inputs(o: Options) -> _Inputs:
+    check_compare(o)  # every option alone first: nothing loaded, allocated or stored yet
     mode, factors = parse_peaks(o.peaks)
     cands = parse_candidates(list(o.schedules), rescale=mode != "spec")
     jobs = integer(_WHO, "--jobs", o.jobs)
@@ -227,6 +229,7 @@ def _settings(o: Options, task: Any) -> dict[str, Any]:
         st["betas"] = tuple(float(b) for b in st["betas"])
     check_optimizer(st["optimizer"], st["momentum"], st["weight_decay"], st["betas"],
                     st["eps"], st["grad_clip"])
+    check_nesterov(o.nesterov, st["optimizer"], st["momentum"])
     return st
 
 
@@ -253,10 +256,7 @@ def _target(o: Options, metric: str | None) -> dict[str, float] | None:
 def _run_compare(o: Options, progress: Progress) -> CompareResult:
     clock = _Clock()
     inp = _inputs(o)
-    url = o.storage
-    if url is None:
-        os.makedirs(o.out, exist_ok=True)
-        url = default_storage(o.out)
+    url = o.storage if o.storage is not None else default_storage(o.out)  # --out: made by _inputs
     store = Store(url, o.study)
     clock.lap("setup")
     pool = make_pool(inp.jobs, inp.ref.preload()) if inp.jobs > 1 else None
@@ -264,7 +264,8 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
     try:
         peaks: list[float | None]
         if inp.mode == "auto":
-            lr_find_seeds = inp.seeds[:RANGE_TEST_SEEDS]
+            keras = getattr(inp.task, "framework", "torch") == "keras"  # one seed
+            lr_find_seeds = inp.seeds[:1 if keras else RANGE_TEST_SEEDS]
             with user_code(inp.ref):
                 lr_find = range_test(inp.task, inp.config, lr_find_seeds, store, progress)
             peaks = [round_sig(lr_find.suggestion * f) for f in inp.factors]
@@ -352,10 +353,16 @@ def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: S
         return LRFindResult.from_dict(cached)
     from .lr_find import find_lr_task
 
-    res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
-                       optimizer=config["optimizer"], momentum=config["momentum"],
-                       nesterov=config["nesterov"], weight_decay=config["weight_decay"],
-                       progress=steps_progress(progress, "range test"), **RANGE_TEST)
+    if getattr(task, "framework", "torch") == "keras":  # lrkit.keras.find_lr, first seed
+        from .keras_task import range_test as keras_range_test
+
+        res: LRFindResult = keras_range_test(task, seeds[0], config["batch_size"],
+                                             **RANGE_TEST)
+    else:
+        res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
+                           optimizer=config["optimizer"], momentum=config["momentum"],
+                           nesterov=config["nesterov"], weight_decay=config["weight_decay"],
+                           progress=steps_progress(progress, "range test"), **RANGE_TEST)
     if not (math.isfinite(res.suggestion) and res.suggestion > 0):
         raise InputError(f"the range test found no usable learning rate (got "
                          f"{res.suggestion!r}); give --peaks explicitly")

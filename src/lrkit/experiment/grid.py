@@ -14,13 +14,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from ..schedule import Schedule
 from .candidates import Candidate, round_sig
+from .options import seeds_of
 from .recipe import (
     BATCH_SIZE,
     DEVICE,
@@ -150,23 +151,10 @@ def extend_peaks(best: Iterable[float], peaks: Sequence[float | None]) -> list[f
 
 
 def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
-    """``3`` or ``"3"`` -> ``[0, 1, 2]``; ``"0,4,7"`` or ``[0, 4, 7]`` -> those seeds.
+    """``3`` or ``"3"`` -> ``[0, 1, 2]``; ``"0,4,7"`` or ``[0, 4, 7]`` -> those seeds; the
+    limits are :func:`lrkit.experiment.options.seeds_of`'s.
 
     >>> parse_seeds("3"), parse_seeds("0,4,7")
     ([0, 1, 2], [0, 4, 7])
     """
-    try:
-        if isinstance(seeds, str):
-            vals = [int(s) for s in seeds.split(",") if s.strip()]
-            out = list(range(vals[0])) if "," not in seeds and len(vals) == 1 else vals
-        elif isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-            out = list(range(int(seeds)))
-        else:
-            out = [int(s) for s in cast(Sequence[int], seeds)]
-    except (TypeError, ValueError, IndexError):
-        out = []
-    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
-        raise InputError(
-            f"--seeds must be a count like 3 or distinct seeds like 0,1,2, got {seeds!r}"
-        )
-    return out
+    return seeds_of(seeds)

@@ -108,39 +108,50 @@ def fmt_diff(d: dict[str, Any] | None) -> str:
 
 
 def caption(report: dict[str, Any]) -> str:
-    """The notes under the table."""
-    text = ("final val loss/acc: mean \u00b1 95% CI over seeds at the best peak; vs #1: "
-            "paired difference in val loss to the winner, seed by seed")
+    """The notes under the table (a regression task has no accuracy to mention)."""
+    has_acc = any(r["val_acc"] is not None for r in report["schedules"])
+    text = (f"final val {'loss/acc' if has_acc else 'loss'}: mean \u00b1 95% CI over seeds at "
+            "the best peak; vs #1: paired difference in val loss to the winner, seed by seed")
     if any(r.get("edge") for r in report["schedules"]):
         text += "; * best peak at the edge of the peaks tried"
     return text
 
 
 def print_table(report: dict[str, Any], console: Any = None) -> None:
-    """The ranked table in the terminal (rich)."""
+    """The ranked table in the terminal (rich), laid out for the console's width by
+    :func:`lrkit.experiment.table.fit` (at 80 columns every rank and label stays; long
+    labels are cut and given in full below, the least useful columns dropped)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from .table import fit
 
     console = console or Console(width=None if sys.stdout.isatty() else 120)
     header, body = rows(report)
+    lay = fit(header, body, console.width)
     cfg = report["config"]
+    notes = [caption(report)]
+    if lay.dropped:
+        notes.append(f"left out at {console.width} columns: {', '.join(lay.dropped)} "
+                     "(see report.html, or a wider terminal)")
     table = Table(
-        box=box.SIMPLE_HEAD, pad_edge=False,
+        box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
         title=f"lrkit compare: {report['task']['name']}, {cfg['steps']} steps "
               f"({cfg['epochs']:g} epochs), {len(cfg['seeds'])} seeds, "
               + (f"{len(cfg['peaks'])} peaks per schedule" if cfg["peaks"]
                  else "schedules as written"),
-        caption=caption(report),
+        caption="\n".join([*lay.notes, *notes]), caption_justify="left",
     )
-    for i, h in enumerate(header):
-        if i == 1:  # long schedule specs wrap; the figures never get cut
-            table.add_column(h, justify="left", overflow="fold", max_width=34)
+    for i, h in enumerate(lay.header):
+        if i == 1:
+            table.add_column(h, justify="left", no_wrap=True, width=lay.label_width)
         else:
             table.add_column(h, justify="right", no_wrap=True)
-    for r, row in zip(report["schedules"], body):
+    for r, row in zip(report["schedules"], lay.body):
         style = "bold green" if r["rank"] == 1 else ("red" if r["score"] is None else None)
-        table.add_row(*row, style=style)
+        table.add_row(*(Text(c) for c in row), style=style)  # labels are text, not markup
     console.print(table)
 
 

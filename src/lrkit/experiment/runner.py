@@ -56,6 +56,10 @@ class TaskRef:
 
         if self.kind == "file":
             return from_file(self.name, str(self.target))
+        if self.kind == "factory" and ":" in self.name:  # a PyTorch or a Keras model
+            from .factories import load_factory
+
+            return load_factory(self.name)
         return get_task(self.name)
 
     def ident(self) -> str:
@@ -115,6 +119,11 @@ def train_chunk(
     if progress is None and queue is not None and threading.current_thread().name.startswith(
             "lrkit-chunk"):
         progress = queue.put
+    task = _task_cached(ref)
+    if getattr(task, "framework", "torch") == "keras":  # not batchable: model.fit per run
+        from .keras_task import train_runs
+
+        return [x.to_dict() for x in train_runs(task, runs, progress=progress, **train_kw)]
     r = len(runs)
     last = [0]
 
@@ -123,7 +132,7 @@ def train_chunk(
             progress((step - last[0]) * r)
             last[0] = step
 
-    results = train(_task_cached(ref), [Run(k, s, seed) for k, s, seed in runs],
+    results = train(task, [Run(k, s, seed) for k, s, seed in runs],
                     progress=cb, **train_kw)
     return [x.to_dict() for x in results]
 

@@ -594,14 +594,46 @@ def _read_columns(path: str) -> dict[str, np.ndarray]:
     )
 
 
+def _missing(path: str, name: str, col: np.ndarray) -> None:
+    """Refuse a column with an empty cell or a non-finite number, naming the first one
+    (data row 1 is the first row after a CSV's header)."""
+    rows = col.reshape(len(col), -1)
+    if rows.dtype.kind in "biuf":
+        bad = ~np.isfinite(rows.astype(np.float64)).all(axis=1)
+    else:
+        text = np.char.strip(rows.astype(str))
+        empty = (text == "").any(axis=1)
+        if empty.any():
+            i = int(np.argmax(empty))
+            raise InputError(f"data file {path!r}: column {name!r} has an empty cell in "
+                             f"data row {i + 1}; fill it or drop the row")
+        low = np.char.lower(np.char.lstrip(text, "+-"))
+        bad = np.isin(low, ("nan", "inf", "infinity")).any(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"data file {path!r}: column {name!r} has a missing or non-finite value "
+                         f"({', '.join(map(str, rows[i]))}) in data row {i + 1}; fill it or "
+                         "drop the row")
+
+
 def _numeric(path: str, name: str, col: np.ndarray) -> np.ndarray:
+    _missing(path, name, col)
     try:
         return np.asarray(col, dtype=np.float64)
     except (TypeError, ValueError):
+        bad = next((c for c in col.ravel() if not _is_float(c)), None)
         raise InputError(
-            f"data file {path!r}: column {name!r} is not numeric (only numeric features are "
-            f"supported)"
+            f"data file {path!r}: column {name!r} is not numeric ({bad!r}; only numeric "
+            f"features are supported)"
         ) from None
+
+
+def _is_float(c: Any) -> bool:
+    try:
+        float(c)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
@@ -628,6 +660,7 @@ def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
     y_raw = np.asarray(cols[target])
     if len(y_raw) < 2:
         raise InputError(f"data file {path!r} is empty (needs at least 2 rows, got {len(y_raw)})")
+    _missing(path, target, y_raw)
     feats = []
     for k, v in cols.items():
         if k == target:
@@ -647,6 +680,9 @@ def from_file(path: str, target: str, *, max_classes: int = 50) -> Task:
     except (TypeError, ValueError):
         y_num, integer = None, True
     classes = np.unique(y_raw.astype(str) if y_num is None else y_num)
+    if len(classes) < 2:
+        raise InputError(f"data file {path!r}: target {target!r} is {classes[0].item()!r} in "
+                         "every row; nothing to learn (a constant target ranks no schedule)")
     classify = integer and 2 <= len(classes) <= max_classes
     if y_num is None and not classify:
         raise InputError(
@@ -697,12 +733,22 @@ def from_factory(spec: str) -> Task:
       when ``y_train`` is integer, else mse), ``"metric"`` (``"accuracy"`` or
       ``None``; default: accuracy for cross-entropy), ``"name"``.
 
-    A tuple ``(model, data)`` or ``(model, data, loss)`` is accepted too. The
+    A tuple ``(model, data)`` or ``(model, data, loss)`` is accepted too. A mapping
+    with ``"keras"`` (a builder of a compiled Keras 3 model) instead of ``"model"`` is
+    a Keras task, trained run by run with ``model.fit``
+    (:mod:`~lrkit.experiment.keras_task`; :func:`~lrkit.experiment.factories.load_factory`
+    loads both kinds). The
     model takes one tensor ``x`` and returns logits (``[B, classes]``) or
     predictions (``[B, k]``). For batched training it must work under
     ``torch.func.vmap``: BatchNorm (running statistics included) and dropout
     do; data-dependent Python control flow and ``.item()`` calls do not.
     """
+    return from_made(spec, *call_factory(spec))
+
+
+def call_factory(spec: str) -> tuple[Any, tuple[str, ...]]:
+    """Import ``"package.module:factory"``, call the factory; returns what it made and the
+    module's source file (as a 0- or 1-tuple). Any failure is an ``InputError``."""
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise InputError(f"task factory must be 'package.module:factory', got {spec!r}")
     mod_name, fn_name = spec.split(":")
@@ -719,7 +765,14 @@ def from_factory(spec: str) -> Task:
         made = factory()
     except Exception as e:  # noqa: BLE001
         raise InputError(f"task factory {spec!r} failed: {type(e).__name__}: {e}") from None
-    source = tuple(f for f in [_source_file(module)] if f is not None)
+    return made, tuple(f for f in [_source_file(module)] if f is not None)
+
+
+def from_made(spec: str, made: Any, source: tuple[str, ...] = ()) -> Task:
+    """The :class:`Task` of what factory ``spec`` returned (see :func:`from_factory`)."""
+    if isinstance(made, dict) and "keras" in made:
+        raise InputError(f"task factory {spec!r} returns a Keras model: load it with "
+                         "lrkit.experiment.factories.load_factory (lrkit compare does)")
     if isinstance(made, Task):
         return replace(made, sources=(*made.sources, *source))
     if isinstance(made, (tuple, list)) and len(made) in (2, 3):

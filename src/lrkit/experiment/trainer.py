@@ -313,7 +313,7 @@ def check_optimizer(optimizer: str, momentum: float, weight_decay: float,
                     grad_clip: float | None = None) -> None:
     """Refuse what :func:`train` cannot run: ``optimizer`` must be one of ``OPTIMIZERS``
     (sgd, adam, adamw), ``0 <= momentum < 1`` (Adam's ``beta1`` unless ``betas`` is
-    given), ``weight_decay >= 0``, ``betas`` two numbers in [0, 1), ``eps > 0``,
+    given), ``weight_decay >= 0``, ``betas`` two numbers in [0, 1), ``eps > 0`` (all finite),
     ``grad_clip > 0``.
 
     >>> check_optimizer("adam", 0.9, 0.0)
@@ -326,12 +326,12 @@ def check_optimizer(optimizer: str, momentum: float, weight_decay: float,
         raise InputError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {optimizer!r}")
     if not (0 <= momentum < 1):
         raise InputError(f"momentum must be in [0, 1), got {momentum!r}")
-    if not (weight_decay >= 0):
-        raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if not (0 <= weight_decay < math.inf):
+        raise InputError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
     if betas is not None and (len(betas) != 2 or not all(0 <= b < 1 for b in betas)):
         raise InputError(f"betas must be two numbers in [0, 1), got {betas!r}")
-    if not (eps > 0):
-        raise InputError(f"eps must be > 0, got {eps!r}")
+    if not (0 < eps < math.inf):
+        raise InputError(f"eps must be a finite number > 0, got {eps!r}")
     if grad_clip is not None and not (grad_clip > 0 and math.isfinite(grad_clip)):
         raise InputError(f"grad_clip must be a number > 0 (or None), got {grad_clip!r}")
 
