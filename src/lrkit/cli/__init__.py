@@ -6,6 +6,11 @@ Sub-commands live in modules of this package, one family each
 Exit status and stderr:
 
 * ``0``: done.
+* ``3``: ``lrkit compare`` ran but names no winner: every run diverged, or the
+  best runs are no better than the untrained model or a trivial predictor
+  (``lrkit.experiment.verdict``). The table, ``report.html`` and
+  ``results.json`` (``"verdict"``) are written and say so; one line
+  ``lrkit: NO WINNER: ...`` on stderr.
 * ``2``: bad input, one line ``lrkit: error: <what and why>``, never a
   traceback. Bad input is an :class:`lrkit.Error` (a spec, a file, a
   parameter), a usage error of an option, an ``OSError`` that names a path

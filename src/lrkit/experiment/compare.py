@@ -59,6 +59,7 @@ from .recipe import (
 from .runner import TaskRef, make_pool, run_grid, user_code
 from .store import Result, Store
 from .summary import Row, summarize
+from .verdict import judge_rows
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Options:
     # a training setting left None is the task's (Task.recipe), else recipe.TRAINING's
     seeds: int | str | Sequence[int] | None = None  # None: the task's, else SEEDS
     peaks: str = "auto"
+    method: str | None = None  # the range test's suggestion rule; None: RANGE_TEST's
     batch_size: int | None = None
     optimizer: str | None = None
     momentum: float | None = None
@@ -119,6 +121,7 @@ class CompareResult:
     runs: int = 0  # planned runs (duplicates included)
     timing: dict[str, float] = field(default_factory=dict)
     version: str = __version__
+    verdict: dict[str, Any] = field(default_factory=dict)  # verdict.judge's; {} before judging
 
     def to_dict(self) -> dict[str, Any]:
         """The report dict, ``results.json`` (standard JSON: ``None`` for non-finite)."""
@@ -140,6 +143,7 @@ class CompareResult:
                 "seeds": self.lr_find_seeds},
             "definitions": dict(DEFINITIONS),
             "order": self.order,
+            "verdict": self.verdict,
             "schedules": [r.to_dict() for r in self.rows],
         }
 
@@ -266,7 +270,8 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
         if inp.mode == "auto":
             lr_find_seeds = inp.seeds[:RANGE_TEST_SEEDS]
             with user_code(inp.ref):
-                lr_find = range_test(inp.task, inp.config, lr_find_seeds, store, progress)
+                lr_find = range_test(inp.task, inp.config, lr_find_seeds, store, progress,
+                                     o.method)
             peaks = [round_sig(lr_find.suggestion * f) for f in inp.factors]
             clock.lap("range test")
         else:
@@ -276,7 +281,9 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     labels = [c.label for c in inp.candidates]
-    rows = summarize(planned, store.load(), labels, inp.target)
+    stored = store.load()
+    rows = summarize(planned, stored, labels, inp.target)
+    verdict = judge_rows(rows, inp.task, [{**stored[p.key], "seed": p.seed} for p in planned])
     clock.lap("summary")
     t = inp.task
     return CompareResult(
@@ -287,7 +294,7 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
         peak_mode=inp.mode, peaks=sorted(p for p in peaks if p is not None),
         peak_extensions=extensions, chunk_size=inp.chunk, study=o.study, target=inp.target,
         rows=rows, order=labels, lr_find=lr_find, lr_find_seeds=lr_find_seeds,
-        runs=len(planned), timing=clock.laps,
+        runs=len(planned), timing=clock.laps, verdict=verdict,
     )
 
 
@@ -338,28 +345,36 @@ def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool
 
 
 def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: Store,
-               progress: Progress) -> LRFindResult:
-    """The range test for ``--peaks auto`` (``RANGE_TEST``), run once per task and
-    training config and kept in the study (a rerun reuses it, so a resumed comparison
-    tries the same peaks)."""
+               progress: Progress, method: str | None = None) -> LRFindResult:
+    """The range test for ``--peaks auto`` (``RANGE_TEST``, its suggestion rule ``method``
+    if given), run once per task and training config and kept in the study (a rerun
+    reuses it, so a resumed comparison tries the same peaks)."""
+    from .lr_find import SUGGESTIONS, find_lr_task
+
+    method = RANGE_TEST["suggestion"] if method is None else method
+    if method not in SUGGESTIONS:
+        raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, got {method!r}")
     seeds = list(seeds)
     setup = {k: v for k, v in config.items() if k != "steps"}  # the sweep has its own length
+    sweep = {k: v for k, v in RANGE_TEST.items() if k != "suggestion"}
     name = "lr_find:" + hashlib.sha256(
-        json.dumps({"config": setup, "seeds": seeds, "recipe": RECIPE}, sort_keys=True).encode()
+        json.dumps({"config": setup, "seeds": seeds, "recipe": RECIPE, "sweep": sweep},
+                   sort_keys=True).encode()
     ).hexdigest()[:16]
     cached = store.get_note(name)
     if isinstance(cached, dict) and "suggestion" in cached:
-        return LRFindResult.from_dict(cached)
-    from .lr_find import find_lr_task
-
-    res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
-                       optimizer=config["optimizer"], momentum=config["momentum"],
-                       nesterov=config["nesterov"], weight_decay=config["weight_decay"],
-                       progress=steps_progress(progress, "range test"), **RANGE_TEST)
+        res = LRFindResult.from_dict(cached)
+    else:
+        res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
+                           optimizer=config["optimizer"], momentum=config["momentum"],
+                           nesterov=config["nesterov"], weight_decay=config["weight_decay"],
+                           progress=steps_progress(progress, "range test"),
+                           **{**sweep, "suggestion": method})
+        store.set_note(name, {**res.to_dict(), "seeds": seeds})
+    res = res.choose(method)
     if not (math.isfinite(res.suggestion) and res.suggestion > 0):
         raise InputError(f"the range test found no usable learning rate (got "
                          f"{res.suggestion!r}); give --peaks explicitly")
-    store.set_note(name, {**res.to_dict(), "seeds": seeds})
     return res
 
 
