@@ -147,7 +147,10 @@ def _load_commands() -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI in-process and return its exit status (used by tests)."""
     try:
-        main.main(args=argv, prog_name="lrkit", standalone_mode=False)
+        # without standalone mode click returns an Exit's status (compare's 3) as the value
+        status = main.main(args=argv, prog_name="lrkit", standalone_mode=False)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
     except click.exceptions.Exit as e:
         return int(e.exit_code)
     except click.UsageError as e:

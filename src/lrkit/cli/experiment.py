@@ -228,7 +228,7 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     if not quiet:
         rep.print_table(report, bars.console if as_json else None)
         lead = (f"winner: {verdict['winner']} at peak {rep.fmt_num(result.rows[0].best_peak)}"
-                if verdict.get("winner") else verdict.get("message", "no winner"))
+                if verdict.get("winner") else "no winner")
         bars.note(f"{lead}; {time.perf_counter() - t0:.1f} s ("
                   + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
                               for k, v in timing.items()) + ")")
@@ -236,7 +236,7 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
                   + (f", {lf_png}" if lf_png else ""))
     if not verdict.get("winner"):
         click.echo(f"lrkit: {verdict.get('message', 'NO WINNER')}", err=True)
-        sys.exit(NO_WINNER_EXIT)
+        raise click.exceptions.Exit(NO_WINNER_EXIT)
 
 
 @main.command("find-lr")
