@@ -7,7 +7,8 @@ files written from scikit-learn's bundled sets, trained as a user would with
 1. the range test with lrkit's defaults (``recipe.RANGE_TEST``, 3 seeds batched),
    and every rule's suggestion (``lr_find.SUGGESTIONS``);
 2. a short fixed-peak comparison: constant and cosine at 8 log-spaced peaks (a wide
-   grid: 1e-4 .. 3.16 for SGD, 1e-5 .. 0.316 for Adam/AdamW), 2 seeds;
+   grid: 1e-4 .. 3.16 for SGD, 1e-5 .. 0.316 for Adam/AdamW), 2 seeds (tiny-lm: 1 seed,
+   200 steps; mnist1d 600 steps);
 3. the **good range**: every peak where some schedule's mean final validation loss
    achieves at least 90 % of that schedule's best improvement over the baseline
    (``verdict``: the untrained model or a trivial predictor), widened by half a grid
@@ -41,7 +42,11 @@ from lrkit.experiment.runner import TaskRef
 
 TABLES = ("iris", "wine", "breast-cancer", "diabetes")
 #: tasks whose comparison is cut short here (steps): the range test does not depend on it
-SHORT = {"mnist1d": 600, "tiny-lm": 300}
+SHORT = {"mnist1d": 600, "tiny-lm": 200}
+#: tiny-lm costs ~47 s per 1,000 steps alone and batching does not help it: one seed,
+#: chunks of 4 (docs/compare.md, Speed)
+FEWER_SEEDS = {"tiny-lm": 1}
+CHUNKS = {"tiny-lm": 4}
 KEEP = 0.9  # a good peak achieves this fraction of the best improvement over the baseline
 PEAKS = 8
 
@@ -99,7 +104,8 @@ def measure(name: str, ref: dict[str, str | None], cache: str, seeds: int) -> di
     peaks = grid(task.setting("optimizer"))
     o = Options(task=ref.get("task"), data=ref.get("data"), target=ref.get("target"),
                 schedules=["constant", "cosine"], peaks=",".join(map(repr, peaks)),
-                seeds=seeds, steps=SHORT.get(name), out=cache,
+                seeds=min(seeds, FEWER_SEEDS.get(name, seeds)), steps=SHORT.get(name),
+                chunk_size=CHUNKS.get(name, Options.chunk_size), out=cache,
                 storage="sqlite:///" + os.path.abspath(os.path.join(cache, "runs.db")),
                 study=f"range-rules-{name}")
     t0 = time.perf_counter()
@@ -138,7 +144,7 @@ def table(results: list[dict[str, Any]]) -> str:
     lines.append(f"{'in range':<16}{'':>20}  "
                  + "".join(f"{f'{hits[m]}/{len(results)}':>16}" for m in SUGGESTIONS))
     lines.append("* the good range touches the end of the peak grid")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
