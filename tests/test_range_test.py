@@ -215,3 +215,14 @@ def test_find_lr_and_compare_run_the_same_range_test(tmp_path, capsys):
                 "-q"]) == 0
     assert float(capsys.readouterr().out) == float(f"{lf2['suggestion']:.4g}")
     assert run([*base, "--method", "slide", "--out", str(tmp_path / "c")]) == 2
+
+
+def test_a_bad_method_is_refused_before_anything_runs(tmp_path):
+    from lrkit.errors import InputError
+    from lrkit.experiment.compare import Options, run_compare
+
+    with pytest.raises(InputError, match=r"--method must be one of valley, steep, minimum, "
+                                         r"fall, got 'slide'"):
+        run_compare(Options(schedules=["constant"], peaks="0.1", method="slide",
+                            out=str(tmp_path)))
+    assert not (tmp_path / "lrkit.db").exists()

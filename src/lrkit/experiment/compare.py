@@ -40,7 +40,7 @@ from ..errors import InputError
 from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
 from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
-from .lr_find import LRFindResult
+from .lr_find import SUGGESTIONS, LRFindResult
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
     CHUNK,
@@ -196,6 +196,8 @@ def _inputs(o: Options) -> _Inputs:
     chunk = integer(_WHO, "--chunk-size", o.chunk_size)
     if o.epochs is not None and o.steps is not None:
         raise InputError("give --epochs or --steps, not both")
+    if o.method is not None and o.method not in SUGGESTIONS:
+        raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, got {o.method!r}")
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
     st = _settings(o, task)
@@ -349,11 +351,9 @@ def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: S
     """The range test for ``--peaks auto`` (``RANGE_TEST``, its suggestion rule ``method``
     if given), run once per task and training config and kept in the study (a rerun
     reuses it, so a resumed comparison tries the same peaks)."""
-    from .lr_find import SUGGESTIONS, find_lr_task
+    from .lr_find import find_lr_task
 
     method = RANGE_TEST["suggestion"] if method is None else method
-    if method not in SUGGESTIONS:
-        raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, got {method!r}")
     seeds = list(seeds)
     setup = {k: v for k, v in config.items() if k != "steps"}  # the sweep has its own length
     sweep = {k: v for k, v in RANGE_TEST.items() if k != "suggestion"}
