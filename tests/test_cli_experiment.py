@@ -121,7 +121,7 @@ def test_find_lr_prints_a_suggestion_and_writes_the_plot(tmp_path, capsys):
     assert run(["find-lr", "--seeds", "2", "--out", str(tmp_path), "-q"]) == 0
     lr = float(capsys.readouterr().out.strip())
     assert 1e-4 < lr < 10
-    assert (tmp_path / "lr_find.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "find_lr.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_find_lr_bad_input(tmp_path, capsys):
@@ -168,7 +168,7 @@ def broken():
 def test_compare_on_a_csv_file_and_on_a_user_factory(tmp_path, monkeypatch, capsys):
     rows = "".join(f"{i % 7},{(i * 3) % 5},{int(i % 7 > 3)}\n" for i in range(120))
     data = _csv(tmp_path / "table.csv", "a,b,label\n" + rows)
-    base = ["compare", "-s", "constant", "-s", "cosine", "--epochs", "1", "--seeds", "2",
+    base = ["compare", "-s", "constant", "-s", "cosine", "--epochs", "10", "--seeds", "2",
             "--peaks", "0.05", "-q", "--json"]
     assert run([*base, "--data", data, "--target", "label", "--out", str(tmp_path / "a")]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -82,7 +82,8 @@ def test_find_lr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  capsys: pytest.CaptureFixture[str]) -> None:
     ns = run("find_lr", tmp_path, monkeypatch)
     r = ns["r"]
-    assert 1e-5 < r.suggestion < 1.0 and set(r.suggestions) == {"valley", "steep", "minimum"}
+    assert 1e-5 < r.suggestion < 1.0
+    assert set(r.suggestions) == {"valley", "steep", "minimum", "fall"}
     assert str(r.suggestion) in capsys.readouterr().out
     assert (tmp_path / "lr_find.png").stat().st_size > 10_000
     assert ns["opt"].param_groups[0]["lr"] == 0.01  # restored

@@ -19,6 +19,7 @@ from lrkit.experiment.lr_find import (
     plot_lr_find,
     sweep,
 )
+from lrkit.experiment.recipe import RANGE_TEST
 from lrkit.experiment.tasks import get_task
 from lrkit.experiment.trainer import _order
 
@@ -76,7 +77,7 @@ def test_find_lr_follows_the_sweep_stops_on_divergence_and_suggests_sensibly():
     assert r.diverged and 16 < len(r.lrs) < 80  # cycled past 16 batches, stopped before 80
     np.testing.assert_allclose(r.lrs, sweep(1e-4, 100, 80).values(80)[:len(r.lrs)])
     np.testing.assert_allclose(r.lrs[:3], [1e-4, 1e-4 * 1e6 ** (1 / 79), 1e-4 * 1e6 ** (2 / 79)])
-    assert set(r.suggestions) == {"valley", "steep", "minimum"}
+    assert set(r.suggestions) == {"valley", "steep", "minimum", "fall"}
     assert r.suggestion == r.suggestions["valley"] and r.method == "valley"
     assert 1e-3 < r.suggestion < 2.0  # this model trains well around 1e-2 .. 1
     lin = find_lr(model, opt, F.mse_loss, batches, start=1e-3, end=1.0, steps=20,
@@ -146,7 +147,8 @@ def test_valley_matches_fastai_on_a_hand_example():
 
 def test_find_lr_task_batched_seeds_equal_find_lr_on_each_model():
     task = get_task("teacher-student")
-    res = find_lr_task(task, seeds=(0, 3), batch_size=32, start=1e-4, end=10, steps=40)
+    res = find_lr_task(task, seeds=(0, 3), batch_size=32, start=1e-4, end=10, steps=40,
+                       smooth=0.98, suggestion="valley")
     assert len(res.per_seed) == 2
     seeds_sugg = [p.suggestion for p in res.per_seed]
     assert res.suggestion == pytest.approx(math.sqrt(seeds_sugg[0] * seeds_sugg[1]))
@@ -165,7 +167,8 @@ def test_find_lr_task_batched_seeds_equal_find_lr_on_each_model():
 
 def test_find_lr_task_on_digits_and_plot(tmp_path):
     res = find_lr_task("digits-mlp", seeds=(0, 1, 2))
-    assert len(res.per_seed) == 3 and res.method == "valley"
+    assert len(res.per_seed) == 3 and res.method == RANGE_TEST["suggestion"]
+    assert len(res.lrs) <= RANGE_TEST["steps"] and res.lrs[0] == RANGE_TEST["start"]
     assert 1e-3 < res.suggestion < 1.0
     med = sorted(p.suggestions["steep"] for p in res.per_seed)[1]
     assert res.suggestions["steep"] == pytest.approx(med)

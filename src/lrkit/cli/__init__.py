@@ -6,6 +6,11 @@ Sub-commands live in modules of this package, one family each
 Exit status and stderr:
 
 * ``0``: done.
+* ``3``: ``lrkit compare`` ran but names no winner: every run diverged, or the
+  best runs are no better than the untrained model or a trivial predictor
+  (``lrkit.experiment.verdict``). The table, ``report.html`` and
+  ``results.json`` (``"verdict"``) are written and say so; one line
+  ``lrkit: NO WINNER: ...`` on stderr.
 * ``2``: bad input, one line ``lrkit: error: <what and why>``, never a
   traceback. Bad input is an :class:`lrkit.Error` (a spec, a file, a
   parameter), a usage error of an option, an ``OSError`` that names a path
@@ -209,7 +214,10 @@ def _load_commands(modules: list[str] | None = None) -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI in-process and return its exit status (used by tests)."""
     try:
-        main.main(args=argv, prog_name="lrkit", standalone_mode=False)
+        # without standalone mode click returns an Exit's status (compare's 3) as the value
+        status = main.main(args=argv, prog_name="lrkit", standalone_mode=False)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
     except click.exceptions.Exit as e:
         return int(e.exit_code)
     except click.exceptions.NoArgsIsHelpError as e:  # bare ``lrkit``: the help, not an error

@@ -20,6 +20,7 @@ import click
 from ..experiment import recipe
 from ..experiment.compare import Options, run_compare
 from ..experiment.grid import parse_seeds
+from ..experiment.lr_find import SUGGESTIONS
 from ..experiment.options import check_find_lr, check_nesterov
 from ..experiment.progress import steps_progress
 from ..experiment.runner import TaskRef
@@ -28,6 +29,14 @@ from . import Interrupted, main
 _TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic, mnist1d, "
               "tiny-lm) or package.module:factory  [default: "f"{recipe.TASK}]")
 _TASKS = " or the task's"
+_METHODS = SUGGESTIONS
+
+#: ``lrkit compare``'s exit status when it names no winner: every run diverged, or the
+#: best runs are no better than the untrained model or a trivial predictor (verdict)
+NO_WINNER_EXIT = 3
+#: the range test's figure: compare's (in --out, beside compare.png) and find-lr's, apart
+COMPARE_RANGE_TEST_PNG = "range_test.png"
+FIND_LR_PNG = "find_lr.png"
 
 
 def _betas(ctx: Any, param: Any, value: str | None) -> tuple[float, float] | None:
@@ -152,6 +161,9 @@ class _Bars:
                    f"x{recipe.EXTEND_FACTOR:g} up to {recipe.times(recipe.MAX_EXTEND)} while a "
                    "schedule's best peak is at an edge), auto:F1,F2,.. , peaks like 0.01,0.1, "
                    "or spec (run each schedule as written)")
+@click.option("--method", type=click.Choice(_METHODS), default=None,
+              help="the range test's suggestion rule (with --peaks auto)  "
+                   f"[default: {recipe.RANGE_TEST['suggestion']}]")
 @_optim_options
 @click.option("--jobs", "-j", type=int, default=Options.jobs, show_default=True,
               help="worker processes (one torch thread each)")
@@ -171,7 +183,8 @@ class _Bars:
 def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | None,
                 data: str | None, target: str | None, batch_size: int | None,
                 device: str | None, quiet: bool, epochs: int | None, steps: int | None,
-                eval_every: int | None, seeds: str | None, peaks: str, optimizer: str | None,
+                eval_every: int | None, seeds: str | None, peaks: str, method: str | None,
+                optimizer: str | None,
                 momentum: float | None, nesterov: bool | None, weight_decay: float | None,
                 betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
                 jobs: int, chunk_size: int, out: str, storage: str | None, study: str,
@@ -194,7 +207,8 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     _cwd_importable()
     opts = Options(
         task=task, data=data, target=target, schedules=[*schedules, *specs], epochs=epochs,
-        steps=steps, seeds=seeds, peaks=peaks, batch_size=batch_size, optimizer=optimizer,
+        steps=steps, seeds=seeds, peaks=peaks, method=method, batch_size=batch_size,
+        optimizer=optimizer,
         momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, betas=betas, eps=eps,
         grad_clip=grad_clip, eval_every=eval_every, device=device, jobs=jobs,
         chunk_size=chunk_size,
@@ -217,22 +231,26 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     if result.lr_find is not None:
         from ..experiment.lr_find import plot_lr_find
 
-        lf_png = os.path.join(out, "lr_find.png")
+        lf_png = os.path.join(out, COMPARE_RANGE_TEST_PNG)
         plot_lr_find(result.lr_find, lf_png)
     paths = rep.write_report(report, out, lf_png)
     timing: dict[str, float | int] = {**result.timing, "runs": result.runs,
                                       "report": time.perf_counter() - t_report}
     if as_json:
         click.echo(rep.to_json(report), nl=False)
+    verdict = result.verdict
     if not quiet:
         rep.print_table(report, bars.console if as_json else None)
-        winner = result.rows[0]
-        bars.note(f"winner: {winner.label} at peak {rep.fmt_num(winner.best_peak)}; "
-                  f"{time.perf_counter() - t0:.1f} s ("
+        lead = (f"winner: {verdict['winner']} at peak {rep.fmt_num(result.rows[0].best_peak)}"
+                if verdict.get("winner") else "no winner")
+        bars.note(f"{lead}; {time.perf_counter() - t0:.1f} s ("
                   + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
                               for k, v in timing.items()) + ")")
         bars.note(f"wrote {paths['png']}, {paths['json']}, {paths['html']}"
                   + (f", {lf_png}" if lf_png else ""))
+    if not verdict.get("winner"):
+        click.echo(f"lrkit: {verdict.get('message', 'NO WINNER')}", err=True)
+        raise click.exceptions.Exit(NO_WINNER_EXIT)
 
 
 def _cwd_importable() -> None:
@@ -261,18 +279,21 @@ def _kept(opts: Options) -> str:
 @click.option("--seeds", default=str(recipe.RANGE_TEST_SEEDS), show_default=True,
               help=f"a count ({recipe.RANGE_TEST_SEEDS} = seeds 0..{recipe.RANGE_TEST_SEEDS - 1})"
                    " or a list like 0,4,7")
-@click.option("--start", type=float, default=None, help="first learning rate of the sweep")
-@click.option("--end", type=float, default=None, help="last learning rate of the sweep")
-@click.option("--steps", type=int, default=None, help="number of sweep steps")
+@click.option("--start", type=float, default=recipe.RANGE_TEST["start"], show_default=True,
+              help="first learning rate of the sweep")
+@click.option("--end", type=float, default=recipe.RANGE_TEST["end"], show_default=True,
+              help="last learning rate of the sweep")
+@click.option("--steps", type=int, default=recipe.RANGE_TEST["steps"], show_default=True,
+              help="number of sweep steps")
 @click.option("--linear", is_flag=True, help="a linear sweep (default: exponential)")
-@click.option("--method", type=click.Choice(["valley", "steep", "minimum"]), default="valley",
+@click.option("--method", type=click.Choice(_METHODS), default=recipe.RANGE_TEST["suggestion"],
               show_default=True, help="which suggestion to print")
 @_optim_options
 @click.option("--out", "-o", default=Options.out, show_default=True,
-              help="directory for lr_find.png")
+              help=f"directory for {FIND_LR_PNG}")
 def find_lr_cmd(task: str | None, data: str | None, target: str | None,
                 batch_size: int | None, device: str | None, quiet: bool, seeds: str,
-                start: float | None, end: float | None, steps: int | None, linear: bool,
+                start: float, end: float, steps: int, linear: bool,
                 method: str, optimizer: str | None, momentum: float | None,
                 nesterov: bool | None, weight_decay: float | None,
                 betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
@@ -281,7 +302,8 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
 
     Sweep the learning rate up while training, smooth the loss, stop when it
     diverges, print the suggested learning rate (alone, on stdout) and write
-    lr_find.png with every suggestion marked.
+    find_lr.png with every suggestion marked. The same range test (steps,
+    sweep, smoothing, rule) as compare's --peaks auto.
 
     \b
     lrkit find-lr
@@ -329,7 +351,7 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
             kw["progress"] = steps_progress(bars, "range test")
             res = find_lr_task(the_task, **kw)
     os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, "lr_find.png")
+    path = os.path.join(out, FIND_LR_PNG)
     plot_lr_find(res, path)
     click.echo(f"{res.suggestion:.4g}")
     others = ", ".join(f"{k} {v:.3g}" for k, v in res.suggestions.items() if k != method)

@@ -40,7 +40,7 @@ from ..errors import InputError
 from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
 from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
-from .lr_find import LRFindResult
+from .lr_find import SUGGESTIONS, LRFindResult
 from .options import check_compare, check_nesterov
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
@@ -60,6 +60,7 @@ from .recipe import (
 from .runner import TaskRef, make_pool, run_grid, user_code
 from .store import Result, Store
 from .summary import Row, summarize
+from .verdict import judge_rows
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Options:
     # a training setting left None is the task's (Task.recipe), else recipe.TRAINING's
     seeds: int | str | Sequence[int] | None = None  # None: the task's, else SEEDS
     peaks: str = "auto"
+    method: str | None = None  # the range test's suggestion rule; None: RANGE_TEST's
     batch_size: int | None = None
     optimizer: str | None = None
     momentum: float | None = None
@@ -120,6 +122,7 @@ class CompareResult:
     runs: int = 0  # planned runs (duplicates included)
     timing: dict[str, float] = field(default_factory=dict)
     version: str = __version__
+    verdict: dict[str, Any] = field(default_factory=dict)  # verdict.judge's; {} before judging
 
     def to_dict(self) -> dict[str, Any]:
         """The report dict, ``results.json`` (standard JSON: ``None`` for non-finite)."""
@@ -141,6 +144,7 @@ class CompareResult:
                 "seeds": self.lr_find_seeds},
             "definitions": dict(DEFINITIONS),
             "order": self.order,
+            "verdict": self.verdict,
             "schedules": [r.to_dict() for r in self.rows],
         }
 
@@ -194,6 +198,8 @@ def _inputs(o: Options) -> _Inputs:
     chunk = integer(_WHO, "--chunk-size", o.chunk_size)
     if o.epochs is not None and o.steps is not None:
         raise InputError("give --epochs or --steps, not both")
+    if o.method is not None and o.method not in SUGGESTIONS:
+        raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, got {o.method!r}")
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
     st = _settings(o, task)
@@ -267,7 +273,8 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
             keras = getattr(inp.task, "framework", "torch") == "keras"  # one seed
             lr_find_seeds = inp.seeds[:1 if keras else RANGE_TEST_SEEDS]
             with user_code(inp.ref):
-                lr_find = range_test(inp.task, inp.config, lr_find_seeds, store, progress)
+                lr_find = range_test(inp.task, inp.config, lr_find_seeds, store, progress,
+                                     o.method)
             peaks = [round_sig(lr_find.suggestion * f) for f in inp.factors]
             clock.lap("range test")
         else:
@@ -277,7 +284,9 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     labels = [c.label for c in inp.candidates]
-    rows = summarize(planned, store.load(), labels, inp.target)
+    stored = store.load()
+    rows = summarize(planned, stored, labels, inp.target)
+    verdict = judge_rows(rows, inp.task, [{**stored[p.key], "seed": p.seed} for p in planned])
     clock.lap("summary")
     t = inp.task
     return CompareResult(
@@ -288,7 +297,7 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
         peak_mode=inp.mode, peaks=sorted(p for p in peaks if p is not None),
         peak_extensions=extensions, chunk_size=inp.chunk, study=o.study, target=inp.target,
         rows=rows, order=labels, lr_find=lr_find, lr_find_seeds=lr_find_seeds,
-        runs=len(planned), timing=clock.laps,
+        runs=len(planned), timing=clock.laps, verdict=verdict,
     )
 
 
@@ -339,34 +348,40 @@ def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool
 
 
 def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: Store,
-               progress: Progress) -> LRFindResult:
-    """The range test for ``--peaks auto`` (``RANGE_TEST``), run once per task and
-    training config and kept in the study (a rerun reuses it, so a resumed comparison
-    tries the same peaks)."""
+               progress: Progress, method: str | None = None) -> LRFindResult:
+    """The range test for ``--peaks auto`` (``RANGE_TEST``, its suggestion rule ``method``
+    if given), run once per task and training config and kept in the study (a rerun
+    reuses it, so a resumed comparison tries the same peaks)."""
+    from .lr_find import find_lr_task
+
+    method = RANGE_TEST["suggestion"] if method is None else method
     seeds = list(seeds)
     setup = {k: v for k, v in config.items() if k != "steps"}  # the sweep has its own length
+    sweep = {k: v for k, v in RANGE_TEST.items() if k != "suggestion"}
     name = "lr_find:" + hashlib.sha256(
-        json.dumps({"config": setup, "seeds": seeds, "recipe": RECIPE}, sort_keys=True).encode()
+        json.dumps({"config": setup, "seeds": seeds, "recipe": RECIPE, "sweep": sweep},
+                   sort_keys=True).encode()
     ).hexdigest()[:16]
     cached = store.get_note(name)
     if isinstance(cached, dict) and "suggestion" in cached:
-        return LRFindResult.from_dict(cached)
-    from .lr_find import find_lr_task
-
-    if getattr(task, "framework", "torch") == "keras":  # lrkit.keras.find_lr, first seed
+        res = LRFindResult.from_dict(cached)
+    elif getattr(task, "framework", "torch") == "keras":  # lrkit.keras.find_lr, first seed
         from .keras_task import range_test as keras_range_test
 
-        res: LRFindResult = keras_range_test(task, seeds[0], config["batch_size"],
-                                             **RANGE_TEST)
+        res = keras_range_test(task, seeds[0], config["batch_size"],
+                               **{**sweep, "suggestion": method})
+        store.set_note(name, {**res.to_dict(), "seeds": seeds})
     else:
         res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
                            optimizer=config["optimizer"], momentum=config["momentum"],
                            nesterov=config["nesterov"], weight_decay=config["weight_decay"],
-                           progress=steps_progress(progress, "range test"), **RANGE_TEST)
+                           progress=steps_progress(progress, "range test"),
+                           **{**sweep, "suggestion": method})
+        store.set_note(name, {**res.to_dict(), "seeds": seeds})
+    res = res.choose(method)
     if not (math.isfinite(res.suggestion) and res.suggestion > 0):
         raise InputError(f"the range test found no usable learning rate (got "
                          f"{res.suggestion!r}); give --peaks explicitly")
-    store.set_note(name, {**res.to_dict(), "seeds": seeds})
     return res
 
 

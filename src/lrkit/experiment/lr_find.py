@@ -17,12 +17,19 @@ the curve.
   the loss has fallen) makes the rule meaningful when the loss is negative or
   near zero, where a ratio to ``best`` means nothing.
 * **Suggestions**, computed on the recorded points without the first
-  ``steps // 10`` and the last 5 (as fastai; all points if fewer than 3 remain):
+  ``steps // 10`` and the last 5 (as fastai; all points if fewer than 3 remain);
+  every derivative is taken with respect to ``log(lr)`` (``np.gradient``):
   ``steep`` — the steepest descent, the lr where ``d smoothed / d log(lr)`` is
-  lowest (``np.gradient``); ``valley`` — fastai's: the longest strictly
-  decreasing (not necessarily contiguous) run of the smoothed loss, and the lr
+  lowest; ``valley`` — fastai's: the longest strictly decreasing (not
+  necessarily contiguous) run of the smoothed loss, and the lr
   ``len/3 + len/6`` points into it (about mid-valley); ``minimum`` — the lr at
-  the lowest smoothed loss, divided by 10.
+  the lowest smoothed loss, divided by 10 (drawn and labelled "minimum / 10");
+  ``fall`` — the smaller of ``minimum`` and the lr where the smoothed loss has
+  first completed ``FALL`` (80 %) of its fall from the first point to the lowest
+  (``smoothed_i <= first - FALL * (first - lowest)``): the noisy flat start is
+  far above that line, so it never counts, and a sweep that never turns up (the
+  lowest point at its end, where ``minimum`` is too high) still gets a point
+  inside the fall.
 
 :func:`find_lr` works on any PyTorch model, optimizer and iterable of
 ``(x, y)``, and restores the model's and the optimizer's state afterwards.
@@ -35,7 +42,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,16 +53,16 @@ from ..schedule import Schedule
 from ..schedules import Exponential, Linear
 from .floats import float_array, json_float, json_floats
 from .progress import StepCallback
-from .recipe import (
-    BATCH_SIZE,
-    MOMENTUM,
-    NESTEROV,
-    OPTIMIZER,
-    RANGE_TEST_SEEDS,
-    WEIGHT_DECAY,
-)
+from .recipe import RANGE_TEST, RANGE_TEST_SEEDS
 
-SUGGESTIONS = ("valley", "steep", "minimum")
+SUGGESTIONS = ("valley", "steep", "minimum", "fall")
+#: what each suggestion's marker on the figure says it is
+MARKER_LABELS = {"valley": "valley (fastai: mid longest descent)",
+                 "steep": "steep (steepest slope)",
+                 "minimum": "minimum / 10 (lowest loss's lr / 10)",
+                 "fall": "fall (80 % of the fall, at most minimum / 10)"}
+#: ``fall``: the fraction of the fall (first smoothed loss minus the lowest) completed
+FALL = 0.8
 MODES = ("exp", "linear")
 
 
@@ -89,6 +96,17 @@ class LRFindResult:
             "method": self.method,
             "diverged": self.diverged, "per_seed": [r.to_dict() for r in self.per_seed],
         }
+
+    def choose(self, method: str) -> LRFindResult:
+        """This sweep with ``suggestion = suggestions[method]``.
+
+        >>> r = analyse([1e-3, 1e-2, 1e-1, 1.0], [1.0, 0.5, 0.2, 9.0], smooth=0.0)
+        >>> r.choose("minimum").suggestion == r.suggestions["minimum"]
+        True
+        """
+        if method not in SUGGESTIONS:
+            raise InputError(f"method must be one of {', '.join(SUGGESTIONS)}, got {method!r}")
+        return replace(self, suggestion=self.suggestions.get(method, math.nan), method=method)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LRFindResult:
@@ -179,6 +197,14 @@ def _valley(losses: np.ndarray) -> int:
     return max_start + int(sections) + int(sections / 2)
 
 
+def _fall(lrs: np.ndarray, smoothed: np.ndarray) -> float:
+    """The ``fall`` rule (the module docstring)."""
+    low = int(np.argmin(smoothed))
+    line = smoothed[0] - FALL * (smoothed[0] - smoothed[low])
+    done = int(np.argmax(smoothed <= line))  # <= low: the lowest point is below the line
+    return float(min(lrs[done], lrs[low] / 10))
+
+
 def _suggest(lrs: np.ndarray, smoothed: np.ndarray, planned: int) -> dict[str, float]:
     lo, hi = planned // 10, len(lrs) - 5
     if hi - lo < 3:
@@ -187,6 +213,7 @@ def _suggest(lrs: np.ndarray, smoothed: np.ndarray, planned: int) -> dict[str, f
     if len(x) == 0:
         return {k: math.nan for k in SUGGESTIONS}
     out = {"valley": float(x[_valley(y)]), "minimum": float(x[int(np.argmin(y))] / 10)}
+    out["fall"] = _fall(x, y)
     out["steep"] = float(x[int(np.argmin(np.gradient(y, np.log(x))))]) if len(x) > 1 else (
         float(x[0]))
     return {k: out[k] for k in SUGGESTIONS}
@@ -329,27 +356,38 @@ def find_lr_task(
     task: Any,
     *,
     seeds: Sequence[int] = tuple(range(RANGE_TEST_SEEDS)),
-    batch_size: int = BATCH_SIZE,
-    start: float = 1e-7,
-    end: float = 10.0,
-    steps: int = 100,
+    batch_size: int | None = None,
+    start: float = RANGE_TEST["start"],
+    end: float = RANGE_TEST["end"],
+    steps: int = RANGE_TEST["steps"],
     mode: str = "exp",
-    smooth: float = 0.98,
-    diverge: float = 4.0,
-    suggestion: str = "valley",
-    optimizer: str = OPTIMIZER,
-    momentum: float = MOMENTUM,
-    nesterov: bool = NESTEROV,
-    weight_decay: float = WEIGHT_DECAY,
+    smooth: float = RANGE_TEST["smooth"],
+    diverge: float = RANGE_TEST["diverge"],
+    suggestion: str = RANGE_TEST["suggestion"],
+    optimizer: str | None = None,
+    momentum: float | None = None,
+    nesterov: bool | None = None,
+    weight_decay: float | None = None,
     progress: StepCallback | None = None,
 ) -> LRFindResult:
     """The range test on a task (name or :class:`~lrkit.experiment.tasks.Task`) for every
     seed at once: one batched training whose runs all follow the sweep schedule
     (each with its own init and data order). Each seed's losses are analysed as
-    in :func:`find_lr`; the result's suggestions are the medians over seeds."""
+    in :func:`find_lr`; the result's suggestions are the medians over seeds.
+
+    The defaults are ``RANGE_TEST`` (:mod:`~lrkit.experiment.recipe`), the same for
+    ``lrkit find-lr`` and ``lrkit compare --peaks auto``; a training setting left
+    ``None`` is the task's (``Task.recipe``), else lrkit's."""
+    from .tasks import get_task
     from .trainer import Run, train
 
     check_options(start, end, steps, mode, smooth, diverge, suggestion)
+    task = get_task(task)
+    batch_size = task.setting("batch_size", batch_size)
+    optimizer = task.setting("optimizer", optimizer)
+    momentum = task.setting("momentum", momentum)
+    nesterov = task.setting("nesterov", nesterov)
+    weight_decay = task.setting("weight_decay", weight_decay)
     seeds = list(seeds)
     if not seeds:
         raise InputError("find_lr_task: seeds is empty")
@@ -382,7 +420,9 @@ def find_lr_task(
 def plot_lr_find(result: LRFindResult, path: str | None = None, *, ax: Any = None,
                  title: str | None = None) -> Any:
     """Loss vs learning rate (log x): raw losses, the smoothed curve (one faint curve per
-    seed for a task), every suggestion marked, the chosen one highlighted. Writes a
+    seed for a task), every suggestion marked and labelled with its rule
+    (``MARKER_LABELS``), the chosen one highlighted, and the lowest smoothed loss
+    marked with an x. Writes a
     PNG to ``path`` if given; returns the matplotlib figure."""
     import matplotlib
 
@@ -399,7 +439,8 @@ def plot_lr_find(result: LRFindResult, path: str | None = None, *, ax: Any = Non
     ax.plot(lrs, result.losses, color="0.6", lw=0.8, alpha=0.7, label="loss (per batch)")
     seeds = f" (mean of {len(result.per_seed)} seeds)" if result.per_seed else ""
     ax.plot(lrs, sm, color="tab:blue", lw=2, label=f"smoothed loss{seeds}")
-    colors = {"valley": "tab:green", "steep": "tab:orange", "minimum": "tab:purple"}
+    colors = {"valley": "tab:green", "steep": "tab:orange", "minimum": "tab:purple",
+              "fall": "tab:red"}
     for name, lr in result.suggestions.items():
         if not (math.isfinite(lr) and len(lrs)):
             continue
@@ -407,9 +448,14 @@ def plot_lr_find(result: LRFindResult, path: str | None = None, *, ax: Any = Non
         chosen = name == result.method
         ax.plot([lr], [y], "o", ms=11 if chosen else 7, color=colors.get(name, "k"),
                 markeredgecolor="k" if chosen else "none", mew=1.5, zorder=5,
-                label=f"{name}: {lr:.3g}" + ("  <- chosen" if chosen else ""))
+                label=f"{MARKER_LABELS.get(name, name)}: {lr:.3g}"
+                      + ("  <- suggestion" if chosen else ""))
         if chosen:
             ax.axvline(lr, color=colors.get(name, "k"), ls="--", lw=1.2)
+    if len(sm) and np.isfinite(sm).any():
+        i = int(np.nanargmin(sm))
+        ax.plot([lrs[i]], [sm[i]], "x", ms=9, mew=2, color="k", zorder=6,
+                label=f"lowest smoothed loss: lr {lrs[i]:.3g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")

@@ -10,7 +10,7 @@ is a leaf: it imports nothing from lrkit.
 >>> DEFAULT_SHAPES["cosine"]
 'cosine(init=P, steps=N)'
 >>> auto_factors_text(), times(MAX_EXTEND)
-('1/4, 1/2, 1, 2, 4', 'twice')
+('1/4, 1/2, 1, 2, 4', '4 times')
 """
 
 from __future__ import annotations
@@ -42,12 +42,13 @@ DEFAULT_SHAPES: dict[str, str] = {
 #: the names a shape may use: the run's length and the peak tried
 SHAPE_NAMES = {"N": "the total number of optimizer steps", "P": "the peak being tried"}
 
-#: The range test behind ``--peaks auto``: a 200-step sweep, lightly smoothed, and the
-#: steepest-descent suggestion. On digits-mlp (SGD, momentum 0.9) fastai's defaults
-#: (100 steps, smoothing 0.98, valley) suggest 0.01, where every schedule's best peak
-#: is 3-9x higher: the heavy smoothing lags a short sweep. This recipe suggests 0.056,
-#: the best constant learning rate found by a grid search.
-RANGE_TEST: dict[str, Any] = {"steps": 200, "smooth": 0.9, "suggestion": "steep"}
+#: The range test of ``lrkit find-lr`` and ``--peaks auto`` (one set of defaults): a
+#: 200-step exponential sweep from 1e-7 to 10, lightly smoothed (fastai's 0.98 lags a
+#: short sweep), stopped when the smoothed loss exceeds 4x its best (``diverge``), and
+#: the suggestion rule chosen by measurement on every built-in task and four tables
+#: (``benchmarks/range_test_rules.py``, docs/compare.md).
+RANGE_TEST: dict[str, Any] = {"start": 1e-7, "end": 10.0, "steps": 200, "smooth": 0.9,
+                              "diverge": 4.0, "suggestion": "fall"}
 #: the range test runs on (at most) this many of the comparison's seeds; ``lrkit find-lr``'s
 #: default seed count
 RANGE_TEST_SEEDS = 3
@@ -55,8 +56,12 @@ RANGE_TEST_SEEDS = 3
 AUTO_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: ``--peaks auto``: the factor between a grid edge and the peak added beyond it
 EXTEND_FACTOR = 2.0
-#: ``--peaks auto`` adds at most this many peaks beyond the grid's edges
-MAX_EXTEND = 2
+#: ``--peaks auto`` extends the grid (by one peak beyond each edge some schedule's best
+#: peak sits at) at most this many times
+MAX_EXTEND = 4
+#: a winner must beat the baseline (the untrained model's or a trivial predictor's
+#: validation loss, the lower) by more than this fraction of it
+LEARNED_MARGIN = 0.05
 #: peaks are rounded to this many significant digits (they read better so)
 PEAK_DIGITS = 3
 
@@ -137,6 +142,11 @@ DEFINITIONS = {
     "interval": CI_DEFINITION,
     "best_peak": "the peak with the lowest mean final validation loss over seeds "
                  "(a peak where any seed diverged never wins)",
+    "verdict": "winner: the best schedule's mean final validation loss is below the "
+               "baseline (the lower of the untrained model's validation loss and a trivial "
+               "predictor's: the training mean for mse, the class frequencies for "
+               f"cross-entropy) by more than {LEARNED_MARGIN:.0%} of it; otherwise no "
+               "winner: all-diverged (no finite score) or learned-nothing",
     "steps_to_target": "first evaluation step meeting the target, lower median over "
                        "seeds (null unless at least half of the seeds reach it)",
 }

@@ -117,10 +117,25 @@ def caption(report: dict[str, Any]) -> str:
     return text
 
 
+def no_winner(report: dict[str, Any]) -> str | None:
+    """The verdict's message when the comparison names no winner (every run diverged, or
+    nothing was learned: :mod:`~lrkit.experiment.verdict`), else ``None``.
+
+    >>> no_winner({"verdict": {"status": "all-diverged", "winner": None, "message": "NO WINNER"}})
+    'NO WINNER'
+    >>> no_winner({"verdict": {"status": "winner", "winner": "cosine", "message": "winner"}})
+    """
+    v = report.get("verdict") or {}
+    if not v or v.get("winner"):
+        return None
+    return str(v.get("message") or "NO WINNER")
+
+
 def print_table(report: dict[str, Any], console: Any = None) -> None:
     """The ranked table in the terminal (rich), laid out for the console's width by
     :func:`lrkit.experiment.table.fit` (at 80 columns every rank and label stays; long
-    labels are cut and given in full below, the least useful columns dropped)."""
+    labels are cut and given in full below, the least useful columns dropped); a
+    comparison without a winner gets no green row and its verdict in bold red under it."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -149,10 +164,14 @@ def print_table(report: dict[str, Any], console: Any = None) -> None:
             table.add_column(h, justify="left", no_wrap=True, width=lay.label_width)
         else:
             table.add_column(h, justify="right", no_wrap=True)
+    none = no_winner(report)
     for r, row in zip(report["schedules"], lay.body):
-        style = "bold green" if r["rank"] == 1 else ("red" if r["score"] is None else None)
+        style = ("bold green" if r["rank"] == 1 and not none
+                 else ("red" if r["score"] is None else None))
         table.add_row(*(Text(c) for c in row), style=style)  # labels are text, not markup
     console.print(table)
+    if none:
+        console.print(none, style="bold red", highlight=False, soft_wrap=True)
 
 
 # -- figures ---------------------------------------------------------------------------
@@ -244,6 +263,7 @@ table{border-collapse:collapse;font-size:13px;width:100%}th,td{padding:6px 10px;
 border-bottom:1px solid #e3e6eb;text-align:right;white-space:nowrap}
 th{background:#f5f7fa;font-weight:600}td.l,th.l{text-align:left}
 tr.win td{background:#eefaf0;font-weight:600}tr.bad td{color:#b42318}
+.nowin{background:#fdecea;color:#b42318;border:2px solid #b42318;padding:.6em 1em;font-size:1.1em}
 img{max-width:100%;border:1px solid #e3e6eb;border-radius:4px}
 .notes{font-size:12px;color:#445;line-height:1.5}.spec{font-family:monospace;font-size:11px;
 color:#556;white-space:normal;text-align:left}
@@ -258,10 +278,11 @@ def html_report(report: dict[str, Any], images: dict[str, str | None]) -> str:
     e = html.escape
     header, body = rows(report)
     cfg = report["config"]
+    none = no_winner(report)
     head = "".join(f'<th class="{"l" if i == 1 else ""}">{e(h)}</th>' for i, h in enumerate(header))
     trs = []
     for r, row in zip(report["schedules"], body):
-        cls = "win" if r["rank"] == 1 else ("bad" if r["score"] is None else "")
+        cls = "win" if r["rank"] == 1 and not none else ("bad" if r["score"] is None else "")
         tds = "".join(f'<td class="{"l" if i == 1 else ""}">{e(c)}</td>' for i, c in enumerate(row))
         trs.append(f'<tr class="{cls}">{tds}<td class="spec">{e(r["schedule"])}</td></tr>')
     lf = report.get("lr_find")
@@ -273,12 +294,15 @@ def html_report(report: dict[str, Any], images: dict[str, str | None]) -> str:
     if images.get("lr_find"):
         figs.append("<h2>Learning-rate range test</h2>" + _img(images["lr_find"], "range test"))
     winner = report["schedules"][0]["label"] if report["schedules"] else "\u2014"
+    title = "NO WINNER" if none else f"winner: {e(winner)}"
+    banner = f'<p class="nowin"><b>{e(none)}</b></p>' if none else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lrkit compare: {e(report['task']['name'])}</title><style>{_CSS}</style></head>
 <body>
-<h1>lrkit compare: {e(report['task']['name'])} &mdash; winner: {e(winner)}</h1>
+<h1>lrkit compare: {e(report['task']['name'])} &mdash; {title}</h1>
+{banner}
 <p class="meta">{e(report['task'].get('description') or '')}<br>
 {cfg['steps']} optimizer steps ({cfg['epochs']:g} epochs of {cfg['steps_per_epoch']}),
 batch {cfg['batch_size']}, {e(cfg['optimizer'])} (momentum {cfg['momentum']:g}),
