@@ -86,7 +86,8 @@ def rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         if report.get("target") and r["steps_to_target"] is not None and r["reached_target"] < n:
             steps += f" ({r['reached_target']}/{n})"
         out.append([
-            str(r["rank"]), r["label"], fmt_ci(r["val_loss"]),
+            str(r["rank"]), r["label"] + (" (optimizer)" if r.get("optimizer") else ""),
+            fmt_ci(r["val_loss"]),
             *([fmt_ci(r["val_acc"], pct=True)] if has_acc else []),
             fmt_diff(r.get("vs_best")), steps,
             fmt_num(r["best_peak"]) + ("*" if r.get("edge") else ""),
@@ -113,6 +114,9 @@ def caption(report: dict[str, Any]) -> str:
             "paired difference in val loss to the winner, seed by seed")
     if any(r.get("edge") for r in report["schedules"]):
         text += "; * best peak at the edge of the peaks tried"
+    if any(r.get("optimizer") for r in report["schedules"]):
+        text += ("; (optimizer): another optimizer at a constant rate (schedule-free or "
+                 "learning-rate-free), not a schedule; its peak is its own rate")
     return text
 
 

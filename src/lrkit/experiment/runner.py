@@ -104,11 +104,13 @@ def _task_cached(ref: TaskRef) -> Any:
 
 
 def train_chunk(
-    ref: TaskRef, runs: Sequence[tuple[str, Schedule, int]], train_kw: dict[str, Any],
+    ref: TaskRef, runs: Sequence[tuple[str, Schedule, int, str | None]],
+    train_kw: dict[str, Any],
     progress: Callable[[int], None] | None = None,
 ) -> list[Result]:
     """Train one chunk as one batched model; ``progress(n)`` gets run-steps done since
-    the last call. Returns ``RunResult.to_dict()`` per run, in order."""
+    the last call. ``runs`` are ``(key, schedule, seed, optimizer)`` (optimizer None: the
+    training's). Returns ``RunResult.to_dict()`` per run, in order."""
     from .trainer import Run, train
 
     queue = _WORKER.get("queue")
@@ -123,7 +125,7 @@ def train_chunk(
             progress((step - last[0]) * r)
             last[0] = step
 
-    results = train(_task_cached(ref), [Run(k, s, seed) for k, s, seed in runs],
+    results = train(_task_cached(ref), [Run(k, s, seed, o) for k, s, seed, o in runs],
                     progress=cb, **train_kw)
     return [x.to_dict() for x in results]
 
@@ -142,7 +144,7 @@ def run_grid(
     ``jobs == 1`` trains in this thread (on the caller's torch threads); otherwise
     ``pool`` (see :func:`make_pool`) or a new pool of ``jobs`` threads takes the chunks.
     """
-    payload = [[(p.key, p.schedule, p.seed) for p in c] for c in chunks]
+    payload = [[(p.key, p.schedule, p.seed, p.optimizer) for p in c] for c in chunks]
     if jobs <= 1 or len(chunks) <= 1:
         for chunk, runs in zip(chunks, payload):
             on_done(chunk, train_chunk(ref, runs, train_kw, progress))
