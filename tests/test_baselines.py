@@ -243,10 +243,11 @@ def test_compare_tunes_each_baseline_on_its_own_grid_and_marks_it(tmp_path):
     for label in ("sf-sgd", "prodigy"):  # the same factors around its own centre
         c = base[label]["centre"]
         tried = sorted(float(p) for p in by[label]["peaks"])
-        want = sorted(candidates.round_sig(c / s * p) for p in report["config"]["peaks"])
+        want = sorted(candidates.round_sig(c * candidates.round_sig(p / s, 2))
+                      for p in report["config"]["peaks"])
         assert tried == want
         assert len(tried) == len(report["config"]["peaks"])
-    assert 1.0 in [float(p) for p in by["prodigy"]["peaks"]]
+    assert {0.25, 0.5, 1.0, 2.0, 4.0} <= {float(p) for p in by["prodigy"]["peaks"]}
     # the best peak is the rate it ran at, and the stored schedule is constant at it
     for r in report["schedules"]:
         assert lrkit.parse(r["schedule"]) == lrkit.constant(r["best_peak"])
@@ -266,4 +267,33 @@ def test_fixed_peaks_put_a_baseline_around_its_centre(tmp_path):
     by = {r["label"]: r for r in report["schedules"]}
     assert sorted(float(p) for p in by["constant"]["peaks"]) == [0.01, 0.04]
     assert sorted(float(p) for p in by["prodigy"]["peaks"]) == [0.5, 2.0]  # 1 / 2, 1 * 2
-    assert math.isclose(report["baselines"]["prodigy"]["scale"], 1 / 0.02)
+    assert math.isclose(report["baselines"]["prodigy"]["middle"], 0.02)
+
+
+def test_find_lr_steps_a_schedule_free_optimizer_in_train_mode_and_restores_it():
+    from schedulefree import SGDScheduleFree
+
+    from lrkit.experiment.lr_find import find_lr
+
+    model = _net(0)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = SGDScheduleFree(model.parameters(), lr=0.123)  # starts in eval mode
+    x, y = _data()
+    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    r = find_lr(model, opt, nn.functional.mse_loss, batches, steps=60)
+    assert 1e-5 < r.suggestion < 10 and len(r.losses) > 20
+    assert opt.param_groups[0]["lr"] == 0.123 and opt.param_groups[0]["train_mode"] is False
+    for n, p in model.named_parameters():
+        assert torch.equal(p.detach(), before[n])
+
+
+def test_cli_a_baseline_with_peaks_spec_is_one_line_exit_2(tmp_path, capsys):
+    from lrkit.cli import run
+
+    argv = ["compare", "-s", "constant(0.1)", "-s", "sf-sgd", "--peaks", "spec", "--steps", "5",
+            "--seeds", "1", "--out", str(tmp_path / "o"), "-q"]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err == ("lrkit: error: --schedules 'sf-sgd' is an optimizer tuned over peaks, and "
+                   "--peaks spec runs schedules as written: choose peaks (auto, or numbers)\n")
+    assert not (tmp_path / "o" / "lrkit.db").exists()

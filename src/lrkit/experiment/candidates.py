@@ -44,19 +44,23 @@ class Candidate:
     0.5 * cosine(init=1, steps=50.0)
 
     A **baseline** (``optimizer`` set: ``sf-sgd``, ``sf-adamw``, ``prodigy``) is an
-    optimizer at a constant rate: at grid peak ``P`` it runs ``constant(rate(P))``,
-    ``rate(P) = round_sig(scale * P)`` (``scale`` puts its grid around its own centre).
+    optimizer at a constant rate: at grid peak ``P`` it runs ``constant(rate(P))``, at the
+    same factor around its own ``centre`` as ``P`` around the grid's ``middle``, the factor
+    rounded to 2 significant digits (so that rounded peaks give exact factors)::
 
-    >>> b = Candidate("prodigy", Shape("constant(P)"), optimizer="prodigy", scale=20.0)
-    >>> b.at(100, 0.05), b.kind
-    (constant(value=1.0), 'optimizer')
+        rate(P) = round_sig(centre * round_sig(P / middle, 2))
+
+    >>> b = Candidate("prodigy", Shape("constant(P)"), optimizer="prodigy", middle=0.0541)
+    >>> b.at(100, 0.0541), b.rate(0.108), b.rate(0.0135), b.kind
+    (constant(1.0), 2.0, 0.25, 'optimizer')
     """
 
     label: str
     source: Shape | Path
     rescale: bool = True
     optimizer: str | None = None
-    scale: float = 1.0
+    centre: float = 1.0
+    middle: float = 1.0
 
     @property
     def kind(self) -> str:
@@ -67,7 +71,7 @@ class Candidate:
         """The peak this entry runs at grid peak ``peak``: itself for a schedule."""
         if self.optimizer is None or peak is None:
             return peak
-        return round_sig(self.scale * peak)
+        return round_sig(self.centre * round_sig(peak / self.middle, 2))
 
     def at(self, n: int, peak: float | None) -> Schedule:
         """The schedule run for ``n`` total steps at ``peak`` (``None``: as written)."""

@@ -11,9 +11,9 @@ schedules are ranked by that mean (:mod:`~lrkit.experiment.summary`).
 **Baselines** (``-s sf-sgd``, ``-s sf-adamw``, ``-s prodigy``) are optimizers at a
 constant rate, not schedules: each is tried at the same factors around its own
 centre (Prodigy's multiplier 1; a Schedule-Free optimizer's own range test) as the
-schedules around theirs, ``rate = round_sig(centre / middle * peak)``, ``middle`` the
-range test's suggestion (``--peaks auto``) or the given peaks' geometric middle; the
-extension treats them alike (:mod:`~lrkit.experiment.baselines`).
+schedules around theirs, ``rate = round_sig(centre * round_sig(peak / middle, 2))``,
+``middle`` the range test's suggestion (``--peaks auto``) or the given peaks' geometric
+middle; the extension treats them alike (:mod:`~lrkit.experiment.baselines`).
 
 ``--peaks auto`` tries the range test's suggestion times ``AUTO_FACTORS``
 (1/4 ... 4); while some schedule's best peak is the largest (smallest) peak
@@ -309,7 +309,7 @@ def _centre_baselines(inp: _Inputs, peaks: Sequence[float | None], lr_find: LRFi
                       store: Store, progress: Progress
                       ) -> tuple[list[Candidate], dict[str, dict[str, Any]]]:
     """The candidates with every baseline's grid put around its own centre (see the module
-    docstring), and per baseline label its optimizer, centre and scale."""
+    docstring), and per baseline label its optimizer, centre and the grid's middle."""
     if not any(c.optimizer for c in inp.candidates):
         return inp.candidates, {}
     vals = [p for p in peaks if p is not None]
@@ -326,8 +326,8 @@ def _centre_baselines(inp: _Inputs, peaks: Sequence[float | None], lr_find: LRFi
                 centre = range_test(inp.task, baseline_config(inp.config, c.optimizer),
                                     inp.seeds[:RANGE_TEST_SEEDS], store, progress).suggestion
         centre = round_sig(centre)
-        out.append(replace(c, scale=centre / middle))
-        info[c.label] = {"optimizer": c.optimizer, "centre": centre, "scale": centre / middle}
+        out.append(replace(c, centre=centre, middle=middle))
+        info[c.label] = {"optimizer": c.optimizer, "centre": centre, "middle": middle}
     return out, info
 
 
