@@ -243,11 +243,16 @@ def test_compare_tunes_each_baseline_on_its_own_grid_and_marks_it(tmp_path):
     for label in ("sf-sgd", "prodigy"):  # the same factors around its own centre
         c = base[label]["centre"]
         tried = sorted(float(p) for p in by[label]["peaks"])
-        want = sorted(candidates.round_sig(c * candidates.round_sig(p / s, 2))
-                      for p in report["config"]["peaks"])
-        assert tried == want
-        assert len(tried) == len(report["config"]["peaks"])
-    assert {0.25, 0.5, 1.0, 2.0, 4.0} <= {float(p) for p in by["prodigy"]["peaks"]}
+        peaks = sorted(report["config"]["peaks"])
+        assert len(tried) == len(peaks)
+        for rate, p in zip(tried, peaks):  # rate = centre * p / s, up to the peaks' rounding
+            assert abs(rate / (c * p / s) - 1) < 0.01
+        # ... and with the grid's exact factor: 1/4 .. 4, extended by x2 at most twice
+        exact = {candidates.round_sig(c * f * 2 ** k) for f in recipe.AUTO_FACTORS
+                 for k in range(-2, 3)}
+        assert set(tried) <= exact
+    assert {0.25, 0.5, 1.0, 2.0, 4.0} <= {float(p) for p in by["prodigy"]["peaks"]} <= {
+        0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0}
     # the best peak is the rate it ran at, and the stored schedule is constant at it
     for r in report["schedules"]:
         assert lrkit.parse(r["schedule"]) == lrkit.constant(r["best_peak"])

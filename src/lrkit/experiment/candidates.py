@@ -45,14 +45,17 @@ class Candidate:
 
     A **baseline** (``optimizer`` set: ``sf-sgd``, ``sf-adamw``, ``prodigy``) is an
     optimizer at a constant rate: at grid peak ``P`` it runs ``constant(rate(P))``, at the
-    same factor around its own ``centre`` as ``P`` around the grid's ``middle``, the factor
-    rounded to 2 significant digits (so that rounded peaks give exact factors)::
+    same factor around its own ``centre`` as ``P`` around the grid's ``middle``::
 
-        rate(P) = round_sig(centre * round_sig(P / middle, 2))
+        rate(P) = round_sig(centre * f),   f = P / middle
 
-    >>> b = Candidate("prodigy", Shape("constant(P)"), optimizer="prodigy", middle=0.0541)
-    >>> b.at(100, 0.0541), b.rate(0.108), b.rate(0.0135), b.kind
-    (constant(1.0), 2.0, 0.25, 'optimizer')
+    where ``f`` is replaced by the nearest of the grid's exact ``factors`` within 1 % (the
+    peaks are rounded to 3 digits, the factors are not: 0.0338 / 0.2705 is 1/8).
+
+    >>> b = Candidate("prodigy", Shape("constant(P)"), optimizer="prodigy", middle=0.2705,
+    ...               factors=(0.125, 0.25, 1.0, 2.0))
+    >>> b.at(100, 0.0338), b.rate(0.541), b.rate(0.1), b.kind
+    (constant(0.125), 2.0, 0.37, 'optimizer')
     """
 
     label: str
@@ -61,6 +64,7 @@ class Candidate:
     optimizer: str | None = None
     centre: float = 1.0
     middle: float = 1.0
+    factors: tuple[float, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -71,7 +75,9 @@ class Candidate:
         """The peak this entry runs at grid peak ``peak``: itself for a schedule."""
         if self.optimizer is None or peak is None:
             return peak
-        return round_sig(self.centre * round_sig(peak / self.middle, 2))
+        f = peak / self.middle
+        near = min(self.factors, key=lambda g: abs(math.log(g / f)), default=f)
+        return round_sig(self.centre * (near if abs(math.log(near / f)) < 0.01 else f))
 
     def at(self, n: int, peak: float | None) -> Schedule:
         """The schedule run for ``n`` total steps at ``peak`` (``None``: as written)."""

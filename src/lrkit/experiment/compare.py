@@ -11,9 +11,10 @@ schedules are ranked by that mean (:mod:`~lrkit.experiment.summary`).
 **Baselines** (``-s sf-sgd``, ``-s sf-adamw``, ``-s prodigy``) are optimizers at a
 constant rate, not schedules: each is tried at the same factors around its own
 centre (Prodigy's multiplier 1; a Schedule-Free optimizer's own range test) as the
-schedules around theirs, ``rate = round_sig(centre * round_sig(peak / middle, 2))``,
-``middle`` the range test's suggestion (``--peaks auto``) or the given peaks' geometric
-middle; the extension treats them alike (:mod:`~lrkit.experiment.baselines`).
+schedules around theirs, ``rate = round_sig(centre * peak / middle)`` (the factor exact:
+see :class:`~lrkit.experiment.candidates.Candidate`), ``middle`` the range test's
+suggestion (``--peaks auto``) or the given peaks' geometric middle; the extension
+treats them alike (:mod:`~lrkit.experiment.baselines`).
 
 ``--peaks auto`` tries the range test's suggestion times ``AUTO_FACTORS``
 (1/4 ... 4); while some schedule's best peak is the largest (smallest) peak
@@ -54,6 +55,7 @@ from .recipe import (
     CHUNK,
     DEFINITIONS,
     EPOCHS,
+    EXTEND_FACTOR,
     MAX_EXTEND,
     OUT,
     RANGE_TEST,
@@ -315,6 +317,10 @@ def _centre_baselines(inp: _Inputs, peaks: Sequence[float | None], lr_find: LRFi
     vals = [p for p in peaks if p is not None]
     middle = lr_find.suggestion if lr_find is not None else math.exp(
         sum(math.log(p) for p in vals) / len(vals))
+    # the exact factors the grid's peaks stand for, extensions included
+    factors = tuple(sorted({f * EXTEND_FACTOR ** k for f in (
+        inp.factors if lr_find is not None else [p / middle for p in vals])
+        for k in range(-MAX_EXTEND, MAX_EXTEND + 1)}))
     out, info = [], {}
     for c in inp.candidates:
         if c.optimizer is None:
@@ -326,7 +332,7 @@ def _centre_baselines(inp: _Inputs, peaks: Sequence[float | None], lr_find: LRFi
                 centre = range_test(inp.task, baseline_config(inp.config, c.optimizer),
                                     inp.seeds[:RANGE_TEST_SEEDS], store, progress).suggestion
         centre = round_sig(centre)
-        out.append(replace(c, centre=centre, middle=middle))
+        out.append(replace(c, centre=centre, middle=middle, factors=factors))
         info[c.label] = {"optimizer": c.optimizer, "centre": centre, "middle": middle}
     return out, info
 
