@@ -37,6 +37,13 @@ other runs carry on untouched (each run's arithmetic only reads its own slice).
 Plateau schedules (``base * plateau(...)``) are supported: the plateau
 controller observes each run's validation loss at every evaluation.
 
+**Optimizers.** Every run uses the training's optimizer unless its ``Run.optimizer``
+names another (:data:`~lrkit.experiment.baselines.KINDS`): the runs of each optimizer
+sit side by side in the batch and each optimizer updates its slice. A Schedule-Free
+optimizer trains in train mode (the parameters hold ``y``) and is switched to eval mode
+(``x``, the average its theory evaluates) before every evaluation and back after, in
+:func:`train` and in :func:`train_one` (the package's ``optimizer.eval()``/``train()``).
+
 Neither function spawns threads; ``torch.set_num_threads`` is the caller's choice.
 """
 
