@@ -144,9 +144,10 @@ class _Bars:
 @main.command("compare")
 @click.argument("specs", nargs=-1, metavar="[SCHEDULE]...")
 @click.option("--schedules", "-s", multiple=True, metavar="SPEC",
-              help=f"a default name ({', '.join(recipe.DEFAULT_SHAPES)}), a spec (N = total "
+              help=f"a default name ({', '.join(recipe.DEFAULT_SHAPES)}), a baseline optimizer "
+                   f"at a constant rate ({', '.join(recipe.BASELINES)}), a spec (N = total "
                    "steps, P = the peak), a schedule file, or label=SPEC; repeat it or list them "
-                   f"after it  [default: all {len(recipe.DEFAULT_SHAPES)} defaults]")
+                   f"after it  [default: all {len(recipe.DEFAULT_SHAPES)} default schedules]")
 @_task_options
 @click.option("--epochs", type=int, default=None,
               help=f"training length in epochs  [default: {recipe.EPOCHS}{_TASKS}]")

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import InputError
 from ..schedule import Schedule
 from ..spec import TRIAL, Shape, SpecError, read
-from .recipe import AUTO_FACTORS, DEFAULT_SHAPES, PEAK_DIGITS, SHAPE_NAMES
+from .recipe import AUTO_FACTORS, BASELINES, DEFAULT_SHAPES, PEAK_DIGITS, SHAPE_NAMES
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,46 @@ class Candidate:
     cosine(init=0.1, steps=460)
     >>> Candidate("half", Shape("cosine(init=1, steps=N/2)")).at(100, 0.5)
     0.5 * cosine(init=1, steps=50.0)
+
+    A **baseline** (``optimizer`` set: ``sf-sgd``, ``sf-adamw``, ``prodigy``) is an
+    optimizer at a constant rate: at grid peak ``P`` it runs ``constant(rate(P))``, at the
+    same factor around its own ``centre`` as ``P`` around the grid's ``middle``::
+
+        rate(P) = round_sig(centre * f),   f = P / middle
+
+    where ``f`` is replaced by the nearest of the grid's exact ``factors`` within 1 % (the
+    peaks are rounded to 3 digits, the factors are not: 0.0338 / 0.2705 is 1/8).
+
+    >>> b = Candidate("prodigy", Shape("constant(P)"), optimizer="prodigy", middle=0.2705,
+    ...               factors=(0.125, 0.25, 1.0, 2.0))
+    >>> b.at(100, 0.0338), b.rate(0.541), b.rate(0.1), b.kind
+    (constant(0.125), 2.0, 0.37, 'optimizer')
     """
 
     label: str
     source: Shape | Path
     rescale: bool = True
+    optimizer: str | None = None
+    centre: float = 1.0
+    middle: float = 1.0
+    factors: tuple[float, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """``"schedule"``, or ``"optimizer"`` for a baseline."""
+        return "schedule" if self.optimizer is None else "optimizer"
+
+    def rate(self, peak: float | None) -> float | None:
+        """The peak this entry runs at grid peak ``peak``: itself for a schedule."""
+        if self.optimizer is None or peak is None:
+            return peak
+        f = peak / self.middle
+        near = min(self.factors, key=lambda g: abs(math.log(g / f)), default=f)
+        return round_sig(self.centre * (near if abs(math.log(near / f)) < 0.01 else f))
 
     def at(self, n: int, peak: float | None) -> Schedule:
         """The schedule run for ``n`` total steps at ``peak`` (``None``: as written)."""
+        peak = self.rate(peak)
         names = {"N": n} if peak is None else {"N": n, "P": peak}
         s = self.source.bind(names) if isinstance(self.source, Shape) else read(
             self.source, names)
@@ -72,7 +104,8 @@ class Candidate:
 def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> list[Candidate]:
     """Candidates from ``--schedules`` items (``None`` or empty: the defaults).
 
-    An item is a default name (``cosine``), ``label=spec`` or ``label=FILE``,
+    An item is a default name (``cosine``), a baseline (``sf-sgd``, ``sf-adamw``,
+    ``prodigy``: an optimizer at a constant rate), ``label=spec`` or ``label=FILE``,
     a spec string (a shape: it may use ``N`` and ``P``) or a schedule file
     (:func:`lrkit.spec.read` tells them apart). Every item is read here, so that
     a bad one fails before anything runs.
@@ -87,6 +120,14 @@ def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> li
         if not isinstance(item, str) or not item.strip():
             raise InputError(f"--schedules: an empty schedule spec {item!r}")
         label, text = _split_label(item.strip())
+        if text in BASELINES:
+            if not rescale:
+                raise InputError(
+                    f"--schedules {text!r} is an optimizer tuned over peaks, and --peaks spec "
+                    "runs schedules as written: choose peaks (auto, or numbers)"
+                )
+            out.append(Candidate(label or text, Shape("constant(P)"), optimizer=text))
+            continue
         if text in DEFAULT_SHAPES:
             if not rescale:
                 raise InputError(

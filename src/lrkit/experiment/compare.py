@@ -8,6 +8,14 @@ budget (the same peaks and the same seeds) and is reported at its **best
 peak**, the peak with the lowest mean final validation loss over the seeds;
 schedules are ranked by that mean (:mod:`~lrkit.experiment.summary`).
 
+**Baselines** (``-s sf-sgd``, ``-s sf-adamw``, ``-s prodigy``) are optimizers at a
+constant rate, not schedules: each is tried at the same factors around its own
+centre (Prodigy's multiplier 1; a Schedule-Free optimizer's own range test) as the
+schedules around theirs, ``rate = round_sig(centre * peak / middle)`` (the factor exact:
+see :class:`~lrkit.experiment.candidates.Candidate`), ``middle`` the range test's
+suggestion (``--peaks auto``) or the given peaks' geometric middle; the extension
+treats them alike (:mod:`~lrkit.experiment.baselines`).
+
 ``--peaks auto`` tries the range test's suggestion times ``AUTO_FACTORS``
 (1/4 ... 4); while some schedule's best peak is the largest (smallest) peak
 tried, the next peak up (down) by ``EXTEND_FACTOR`` (2) is added for every
@@ -31,7 +39,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._check import integer
@@ -39,14 +47,16 @@ from .._version import __version__
 from ..errors import InputError
 from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
-from .grid import Planned, Training, chunked, extend_peaks, parse_seeds, plan
+from .grid import Planned, Training, baseline_config, chunked, extend_peaks, parse_seeds, plan
 from .lr_find import SUGGESTIONS, LRFindResult
 from .options import check_compare, check_nesterov
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
+    BASELINE_CENTRES,
     CHUNK,
     DEFINITIONS,
     EPOCHS,
+    EXTEND_FACTOR,
     MAX_EXTEND,
     OUT,
     RANGE_TEST,
@@ -121,6 +131,7 @@ class CompareResult:
     lr_find_seeds: list[int] = field(default_factory=list)
     runs: int = 0  # planned runs (duplicates included)
     timing: dict[str, float] = field(default_factory=dict)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> centre
     version: str = __version__
     verdict: dict[str, Any] = field(default_factory=dict)  # verdict.judge's; {} before judging
 
@@ -145,6 +156,7 @@ class CompareResult:
             "definitions": dict(DEFINITIONS),
             "order": self.order,
             "verdict": self.verdict,
+            "baselines": self.baselines,
             "schedules": [r.to_dict() for r in self.rows],
         }
 
@@ -279,6 +291,10 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
             clock.lap("range test")
         else:
             peaks = list(inp.factors) if inp.mode == "fixed" else [None]
+        cands, baselines = _centre_baselines(inp, peaks, lr_find, store, progress)
+        inp = replace(inp, candidates=cands)
+        if baselines:
+            clock.lap("range test")
         planned, peaks, extensions = _train(inp, peaks, store, url, pool, progress, clock)
     finally:
         if pool is not None:
@@ -297,8 +313,38 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
         peak_mode=inp.mode, peaks=sorted(p for p in peaks if p is not None),
         peak_extensions=extensions, chunk_size=inp.chunk, study=o.study, target=inp.target,
         rows=rows, order=labels, lr_find=lr_find, lr_find_seeds=lr_find_seeds,
-        runs=len(planned), timing=clock.laps, verdict=verdict,
+        runs=len(planned), timing=clock.laps, verdict=verdict, baselines=baselines,
     )
+
+
+def _centre_baselines(inp: _Inputs, peaks: Sequence[float | None], lr_find: LRFindResult | None,
+                      store: Store, progress: Progress
+                      ) -> tuple[list[Candidate], dict[str, dict[str, Any]]]:
+    """The candidates with every baseline's grid put around its own centre (see the module
+    docstring), and per baseline label its optimizer, centre and the grid's middle."""
+    if not any(c.optimizer for c in inp.candidates):
+        return inp.candidates, {}
+    vals = [p for p in peaks if p is not None]
+    middle = lr_find.suggestion if lr_find is not None else math.exp(
+        sum(math.log(p) for p in vals) / len(vals))
+    # the exact factors the grid's peaks stand for, extensions included
+    factors = tuple(sorted({f * EXTEND_FACTOR ** k for f in (
+        inp.factors if lr_find is not None else [p / middle for p in vals])
+        for k in range(-MAX_EXTEND, MAX_EXTEND + 1)}))
+    out, info = [], {}
+    for c in inp.candidates:
+        if c.optimizer is None:
+            out.append(c)
+            continue
+        centre = BASELINE_CENTRES[c.optimizer]
+        if centre is None:  # its own range test, kept in the study like the schedules'
+            with user_code(inp.ref):
+                centre = range_test(inp.task, baseline_config(inp.config, c.optimizer),
+                                    inp.seeds[:RANGE_TEST_SEEDS], store, progress).suggestion
+        centre = round_sig(centre)
+        out.append(replace(c, centre=centre, middle=middle, factors=factors))
+        info[c.label] = {"optimizer": c.optimizer, "centre": centre, "middle": middle}
+    return out, info
 
 
 def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool: Any,
@@ -338,7 +384,11 @@ def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool
             new = []
             if inp.mode == "auto" and stage <= MAX_EXTEND:
                 rows = summarize(planned, done, labels, inp.target)
-                new = list(extend_peaks((r.best_peak for r in rows), peaks))
+                # a baseline's best rate, read back as the grid peak it was tried at
+                grid_peak = {(c.label, c.rate(p)): p for c in inp.candidates for p in peaks
+                             if p is not None}
+                new = list(extend_peaks((grid_peak.get((r.label, r.best_peak), r.best_peak)
+                                         for r in rows), peaks))
                 peaks += new
         clock.lap("training")
     finally:

@@ -31,6 +31,7 @@ from .recipe import (
     NESTEROV,
     OPTIMIZER,
     RECIPE,
+    SF_WARMUP,
     WEIGHT_DECAY,
 )
 
@@ -81,11 +82,26 @@ class Planned:
     peak: float
     seed: int
     schedule: Schedule
+    optimizer: str | None = None  # a baseline's optimizer (None: the comparison's)
 
     def record(self, task_name: str, config: dict[str, Any]) -> dict[str, Any]:
         """What the store keeps beside the run's result."""
         return {"key": self.key, "label": self.label, "schedule": repr(self.schedule),
-                "peak": self.peak, "seed": self.seed, "task_name": task_name, **config}
+                "peak": self.peak, "seed": self.seed, "task_name": task_name,
+                **baseline_config(config, self.optimizer)}
+
+
+def baseline_config(config: dict[str, Any], optimizer: str | None) -> dict[str, Any]:
+    """The config of a baseline's runs: ``config`` with its optimizer (and a Schedule-Free
+    one's warm-up fraction); ``config`` itself for a schedule.
+
+    >>> baseline_config({"optimizer": "sgd"}, "sf-sgd")
+    {'optimizer': 'sf-sgd', 'sf_warmup': 0.05}
+    """
+    if optimizer is None:
+        return config
+    extra = {"sf_warmup": SF_WARMUP} if optimizer.startswith("sf-") else {}
+    return {**config, "optimizer": optimizer, **extra}
 
 
 def run_key(config: dict[str, Any], schedule: Schedule, seed: int) -> str:
@@ -106,14 +122,17 @@ def plan(
 ) -> list[Planned]:
     """The grid, seed-major (seed, then schedule, then peak): a fixed order, hence fixed
     chunks. A peak of ``None`` (``--peaks spec``) runs the schedule as written; its
-    ``peak`` is then the schedule's largest value."""
+    ``peak`` is then the schedule's largest value. A baseline's ``peak`` is its rate."""
     out = []
     for seed in seeds:
         for c in candidates:
+            cfg = baseline_config(config, c.optimizer)
             for p in peaks:
                 s = c.at(steps, p)
-                peak = float(p) if p is not None else float(np.max(s.values(steps)))
-                out.append(Planned(run_key(config, s, seed), c.label, peak, int(seed), s))
+                rate = c.rate(p)
+                peak = float(rate) if rate is not None else float(np.max(s.values(steps)))
+                out.append(Planned(run_key(cfg, s, seed), c.label, peak, int(seed), s,
+                                   c.optimizer))
     return out
 
 

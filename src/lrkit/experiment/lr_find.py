@@ -292,7 +292,8 @@ def find_lr(
     cycled if it has fewer than ``steps`` batches). Every parameter group gets
     the sweep's learning rate at each update. Afterwards the model's
     parameters and buffers, its train/eval mode, and the optimizer's state
-    (moments, learning rates) are restored, so training can start afresh.
+    (moments, learning rates; a schedule-free optimizer's mode: it is switched to train
+    mode, ``optimizer.train()``, for the sweep) are restored, so training can start afresh.
     See the module docstring for the smoothing, stop rule and suggestions.
 
     >>> import torch
@@ -318,6 +319,9 @@ def find_lr(
     sm = _Smoother(smooth, diverge)
     try:
         model.train()
+        switch = getattr(optimizer, "train", None)  # schedule-free: step in train mode (y)
+        if callable(switch):
+            switch()
         for i, batch in enumerate(_batches(data)):
             if i >= steps:
                 break

@@ -57,6 +57,7 @@ class Optim:
     weight_decay: float = 0.0
     betas: tuple[float, float] | None = None  # None: (momentum, 0.999)
     eps: float = 1e-8
+    warmup_steps: int = 0  # a schedule-free optimizer's own warm-up (baselines.py)
 
     @property
     def adam_betas(self) -> tuple[float, float]:

@@ -65,6 +65,24 @@ LEARNED_MARGIN = 0.05
 #: peaks are rounded to this many significant digits (they read better so)
 PEAK_DIGITS = 3
 
+#: ``compare``'s entries that are optimizers, not schedules (``-s sf-sgd``): each trains
+#: at a constant rate, the rate tuned on its own peak grid (see BASELINE_CENTRES). They are
+#: not in the default set: each is a different optimizer from the comparison's, so it
+#: answers another question ("do I need a schedule at all?") and costs a range test more.
+BASELINES: dict[str, str] = {
+    "sf-sgd": "Schedule-Free SGD (schedulefree.SGDScheduleFree), the comparison's momentum",
+    "sf-adamw": "Schedule-Free AdamW (schedulefree.AdamWScheduleFree), the comparison's betas",
+    "prodigy": "Prodigy, learning-rate-free Adam (prodigyopt.Prodigy); its rate multiplies "
+               "its estimated step size d",
+}
+#: The centre of a baseline's peak grid (its rate at the schedules' middle peak; it is
+#: tried at the same factors around it as the schedules around theirs). Prodigy's rate is
+#: a multiplier, 1 as its authors advise; a Schedule-Free optimizer's is the suggestion of
+#: a range test run with that optimizer (None here).
+BASELINE_CENTRES: dict[str, float | None] = {"sf-sgd": None, "sf-adamw": None, "prodigy": 1.0}
+#: a Schedule-Free baseline's own linear warm-up, as a fraction of the run (wsd's 5 %)
+SF_WARMUP = 0.05
+
 #: the fraction of the last training steps the oscillation figure looks at
 OSC_WINDOW = 0.25
 #: ... and the fewest steps it looks at

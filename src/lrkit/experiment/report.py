@@ -86,7 +86,8 @@ def rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         if report.get("target") and r["steps_to_target"] is not None and r["reached_target"] < n:
             steps += f" ({r['reached_target']}/{n})"
         out.append([
-            str(r["rank"]), r["label"], fmt_ci(r["val_loss"]),
+            str(r["rank"]), r["label"] + (" (optimizer)" if r.get("optimizer") else ""),
+            fmt_ci(r["val_loss"]),
             *([fmt_ci(r["val_acc"], pct=True)] if has_acc else []),
             fmt_diff(r.get("vs_best")), steps,
             fmt_num(r["best_peak"]) + ("*" if r.get("edge") else ""),
@@ -114,6 +115,9 @@ def caption(report: dict[str, Any]) -> str:
             "the best peak; vs #1: paired difference in val loss to the winner, seed by seed")
     if any(r.get("edge") for r in report["schedules"]):
         text += "; * best peak at the edge of the peaks tried"
+    if any(r.get("optimizer") for r in report["schedules"]):
+        text += ("; (optimizer): another optimizer at a constant rate (schedule-free or "
+                 "learning-rate-free), not a schedule; its peak is its own rate")
     return text
 
 
@@ -186,7 +190,9 @@ def _colors(labels: Sequence[str]) -> dict[str, Any]:
 
 def plot_compare(report: dict[str, Any], path: str) -> str:
     """``compare.png``: learning rate vs step (left) beside validation loss vs step (right),
-    each schedule at its best peak; the loss is the mean over seeds with a min-max band."""
+    each schedule at its best peak; the loss is the mean over seeds with a min-max band.
+    A baseline optimizer's loss is dashed, and its rate is left out of the left panel (it
+    is not a learning rate on the schedules' scale: Prodigy's multiplies its own d)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -198,16 +204,22 @@ def plot_compare(report: dict[str, Any], path: str) -> str:
     for r in sched:
         c = colors[r["label"]]
         label = f"{r['rank']}. {r['label']} (peak {fmt_num(r['best_peak'])})"
-        lr = float_array(r["curves"]["lr"])
-        ax_lr.plot(range(len(lr)), lr, color=c, lw=1.6, label=label)
+        if r.get("optimizer"):  # its rate is its own (a multiplier, for Prodigy): not drawn
+            label = f"{r['rank']}. {r['label']}, optimizer (rate {fmt_num(r['best_peak'])})"
+        else:
+            lr = float_array(r["curves"]["lr"])
+            ax_lr.plot(range(len(lr)), lr, color=c, lw=1.6, label=label)
         steps = r["curves"]["eval_steps"]
         band = r["curves"]["val_loss"]
         ax_loss.plot(steps, float_array(band["mean"]), color=c, lw=1.6, marker="o", ms=2.5,
-                     label=label)
+                     label=label, ls="--" if r.get("optimizer") else "-")
         ax_loss.fill_between(steps, float_array(band["low"]), float_array(band["high"]), color=c,
                              alpha=0.1, lw=0)
-    ax_lr.set(title="learning rate (each schedule at its best peak)", xlabel="optimizer step",
-              ylabel="learning rate")
+    title = "learning rate (each schedule at its best peak)"
+    if any(r.get("optimizer") for r in sched):
+        title = "learning rate (each schedule at its best peak;\noptimizers, dashed at right, "\
+                "not drawn: their rate is their own)"
+    ax_lr.set(title=title, xlabel="optimizer step", ylabel="learning rate")
     ax_loss.set(title="validation loss (mean over seeds, band = min\u2013max)",
                 xlabel="optimizer step", ylabel="validation loss", yscale="log")
     _zoom(ax_loss, sched)
@@ -284,12 +296,18 @@ def html_report(report: dict[str, Any], images: dict[str, str | None]) -> str:
     for r, row in zip(report["schedules"], body):
         cls = "win" if r["rank"] == 1 and not none else ("bad" if r["score"] is None else "")
         tds = "".join(f'<td class="{"l" if i == 1 else ""}">{e(c)}</td>' for i, c in enumerate(row))
-        trs.append(f'<tr class="{cls}">{tds}<td class="spec">{e(r["schedule"])}</td></tr>')
+        spec = r["schedule"] if not r.get("optimizer") else \
+            f'{r["optimizer"]} optimizer, {r["schedule"]}'
+        trs.append(f'<tr class="{cls}">{tds}<td class="spec">{e(spec)}</td></tr>')
     lf = report.get("lr_find")
     lf_text = (f"Range test suggestion: <b>{fmt_num(lf['suggestion'])}</b> "
                f"({e(str(lf.get('method', '')))}); peaks tried: "
                f"{', '.join(fmt_num(p) for p in cfg['peaks'])}." if lf else
                f"Peaks tried: {', '.join(fmt_num(p) for p in cfg['peaks']) or 'as written'}.")
+    if report.get("baselines"):
+        lf_text += " Optimizers, each tried at the same factors around its own centre: " + \
+            "; ".join(f"{e(k)} centre {fmt_num(v['centre'])}"
+                      for k, v in report["baselines"].items()) + "."
     figs = [_img(images.get("compare"), "learning rates and validation loss")]
     if images.get("lr_find"):
         figs.append("<h2>Learning-rate range test</h2>" + _img(images["lr_find"], "range test"))

@@ -108,11 +108,13 @@ def _task_cached(ref: TaskRef) -> Any:
 
 
 def train_chunk(
-    ref: TaskRef, runs: Sequence[tuple[str, Schedule, int]], train_kw: dict[str, Any],
+    ref: TaskRef, runs: Sequence[tuple[str, Schedule, int, str | None]],
+    train_kw: dict[str, Any],
     progress: Callable[[int], None] | None = None,
 ) -> list[Result]:
     """Train one chunk as one batched model; ``progress(n)`` gets run-steps done since
-    the last call. Returns ``RunResult.to_dict()`` per run, in order."""
+    the last call. ``runs`` are ``(key, schedule, seed, optimizer)`` (optimizer None: the
+    training's). Returns ``RunResult.to_dict()`` per run, in order."""
     from .trainer import Run, train
 
     queue = _WORKER.get("queue")
@@ -123,7 +125,11 @@ def train_chunk(
     if getattr(task, "framework", "torch") == "keras":  # not batchable: model.fit per run
         from .keras_task import train_runs
 
-        return [x.to_dict() for x in train_runs(task, runs, progress=progress, **train_kw)]
+        if any(o is not None for *_, o in runs):
+            raise InputError("the optimizer entries (sf-sgd, sf-adamw, prodigy) need a PyTorch "
+                             "task; a Keras task trains with its compiled optimizer")
+        plain = [(k, s, seed) for k, s, seed, _ in runs]
+        return [x.to_dict() for x in train_runs(task, plain, progress=progress, **train_kw)]
     r = len(runs)
     last = [0]
 
@@ -132,7 +138,7 @@ def train_chunk(
             progress((step - last[0]) * r)
             last[0] = step
 
-    results = train(task, [Run(k, s, seed) for k, s, seed in runs],
+    results = train(task, [Run(k, s, seed, o) for k, s, seed, o in runs],
                     progress=cb, **train_kw)
     return [x.to_dict() for x in results]
 
@@ -151,7 +157,7 @@ def run_grid(
     ``jobs == 1`` trains in this thread (on the caller's torch threads); otherwise
     ``pool`` (see :func:`make_pool`) or a new pool of ``jobs`` threads takes the chunks.
     """
-    payload = [[(p.key, p.schedule, p.seed) for p in c] for c in chunks]
+    payload = [[(p.key, p.schedule, p.seed, p.optimizer) for p in c] for c in chunks]
     if jobs <= 1 or len(chunks) <= 1:
         for chunk, runs in zip(chunks, payload):
             on_done(chunk, train_chunk(ref, runs, train_kw, progress))

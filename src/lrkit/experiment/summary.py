@@ -63,6 +63,7 @@ class Row:
     curves: Curves
     rank: int = 0
     vs_best: MeanCI | None = None
+    optimizer: str | None = None  # a baseline's optimizer (an optimizer entry, not a schedule)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for ``results.json``."""
@@ -126,4 +127,5 @@ def _row(label: str, peaks: dict[float, list[Planned]], results: Mapping[str, Re
         curves=Curves(lr=json_floats(res[0]["lr"]),
                       eval_steps=[int(s) for s in res[0]["eval_steps"]],
                       val_loss=band([x["val_loss"] for x in res])),
+        optimizer=runs[0].optimizer,
     )

@@ -37,6 +37,13 @@ other runs carry on untouched (each run's arithmetic only reads its own slice).
 Plateau schedules (``base * plateau(...)``) are supported: the plateau
 controller observes each run's validation loss at every evaluation.
 
+**Optimizers.** Every run uses the training's optimizer unless its ``Run.optimizer``
+names another (:data:`~lrkit.experiment.baselines.KINDS`): the runs of each optimizer
+sit side by side in the batch and each optimizer updates its slice. A Schedule-Free
+optimizer trains in train mode (the parameters hold ``y``) and is switched to eval mode
+(``x``, the average its theory evaluates) before every evaluation and back after, in
+:func:`train` and in :func:`train_one` (the package's ``optimizer.eval()``/``train()``).
+
 Neither function spawns threads; ``torch.set_num_threads`` is the caller's choice.
 """
 
@@ -56,9 +63,10 @@ from ..errors import InputError, InputTypeError
 from ..plateau import Plateau, PlateauState, split_plateau
 from ..schedule import Schedule
 from ..torch import Scheduler
+from .baselines import KINDS, build, decay_rule, reference
 from .batched import seeded
 from .floats import float_array, json_floats
-from .optim import OPTIMIZERS, Optim, clip, decays
+from .optim import Optim, clip, decays
 from .progress import StepCallback
 from .recipe import TRAINING
 from .tasks import Task, get_task
@@ -67,11 +75,14 @@ from .tasks import Task, get_task
 @dataclass(frozen=True)
 class Run:
     """One training run: a caller-chosen unique ``key``, a ``schedule`` of absolute
-    learning rates (``t`` = optimizer step) and a ``seed`` (init + data order)."""
+    learning rates (``t`` = optimizer step), a ``seed`` (init + data order) and its
+    ``optimizer`` (None: the training's; else a key of ``baselines.KINDS``, e.g.
+    ``"sf-sgd"``: runs of several optimizers train in one batch)."""
 
     key: str
     schedule: Schedule
     seed: int = 0
+    optimizer: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key:
@@ -82,6 +93,9 @@ class Run:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise InputTypeError(f"Run {self.key!r}: seed must be an int, got {self.seed!r}")
+        if self.optimizer is not None and self.optimizer not in KINDS:
+            raise InputError(f"Run {self.key!r}: optimizer must be one of {tuple(KINDS)} or "
+                             f"None, got {self.optimizer!r}")
 
 
 @dataclass
@@ -311,10 +325,10 @@ class _LR:
 def check_optimizer(optimizer: str, momentum: float, weight_decay: float,
                     betas: Sequence[float] | None = None, eps: float = 1e-8,
                     grad_clip: float | None = None) -> None:
-    """Refuse what :func:`train` cannot run: ``optimizer`` must be one of ``OPTIMIZERS``
-    (sgd, adam, adamw), ``0 <= momentum < 1`` (Adam's ``beta1`` unless ``betas`` is
-    given), ``weight_decay >= 0``, ``betas`` two numbers in [0, 1), ``eps > 0`` (all finite),
-    ``grad_clip > 0``.
+    """Refuse what :func:`train` cannot run: ``optimizer`` must be one of ``KINDS``
+    (sgd, adam, adamw, and the baselines sf-sgd, sf-adamw, prodigy), ``0 <= momentum < 1``
+    (Adam's ``beta1`` unless ``betas`` is given), ``weight_decay >= 0``, ``betas`` two
+    numbers in [0, 1), ``eps > 0`` (all finite), ``grad_clip > 0``.
 
     >>> check_optimizer("adam", 0.9, 0.0)
     >>> check_optimizer("sgd", 1.0, 0.0)
@@ -322,8 +336,8 @@ def check_optimizer(optimizer: str, momentum: float, weight_decay: float,
     ...
     lrkit.InputError: momentum must be in [0, 1), got 1.0
     """
-    if optimizer not in OPTIMIZERS:
-        raise InputError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer not in KINDS:
+        raise InputError(f"optimizer must be one of {tuple(KINDS)}, got {optimizer!r}")
     if not (0 <= momentum < 1):
         raise InputError(f"momentum must be in [0, 1), got {momentum!r}")
     if not (0 <= weight_decay < math.inf):
@@ -415,17 +429,22 @@ def train(
     Adam's ``beta1`` when ``betas`` is not given. A setting left None is the task's
     (see the module docstring); see :mod:`~lrkit.experiment.optim` for the updates.
     """
-    runs = _check_runs(runs)
+    given = _check_runs(runs)
     t0 = time.perf_counter()
     plan = _plan(task, epochs, steps, dtype, data_seed,
                  {k: v for k, v in locals().items() if k in TRAINING})
     task = plan.task
     xt, yt, xv, yv = plan.data
+    kinds = [r.optimizer or plan.hp.kind for r in given]
+    # runs of one optimizer side by side (each optimizer updates its slice of the batch)
+    order = sorted(range(len(given)), key=lambda i: list(dict.fromkeys(kinds)).index(kinds[i]))
+    runs = [given[i] for i in order]
     seeds = [r.seed for r in runs]
     R = len(runs)
     model = task.batched(seeds, dtype, plan.device)
     params = model.params
-    opt = OPTIMIZERS[plan.hp.kind].batched(params, decays(model.base, plan.hp.kind), plan.hp)
+    opt = build(params, lambda rule: decays(model.base, rule), [kinds[i] for i in order],
+                plan.hp, plan.total)
     lrs = _LR(runs, plan.total)
     alive = torch.ones(R, dtype=torch.bool, device=plan.device)
     died: list[int | None] = [None] * R
@@ -446,7 +465,8 @@ def train(
         if val_metric is not None and met is not None:
             val_metric[okn, i] = met.cpu().numpy()[okn]
 
-    evaluate(0, 0)
+    evaluate(0, 0)  # in eval mode, then back to train mode
+    opt.train()
     next_eval = 1
     for step, idx in _batches(plan, seeds):
         out = model(xt[idx], key=step)
@@ -467,7 +487,7 @@ def train(
         if progress is not None:
             progress(step + 1, plan.total)
     share = (time.perf_counter() - t0) / R
-    return [
+    out_ = [
         RunResult(
             key=run.key, train_loss=train_loss[r], eval_steps=np.asarray(plan.eval_steps),
             val_loss=val_loss[r], val_metric=None if val_metric is None else val_metric[r],
@@ -476,6 +496,8 @@ def train(
         )
         for r, run in enumerate(runs)
     ]
+    back = {i: out_[j] for j, i in enumerate(order)}
+    return [back[i] for i in range(R)]
 
 
 def train_one(
@@ -512,7 +534,10 @@ def train_one(
     xt, yt, xv, yv = plan.data
     model = task.build(run.seed).to(dtype).to(plan.device)
     _base(run, plan.total)  # the same check as train's
-    opt = OPTIMIZERS[plan.hp.kind].reference(model, decays(model, plan.hp.kind), plan.hp)
+    kind = run.optimizer or plan.hp.kind
+    opt = reference(kind, model, decays(model, decay_rule(kind)), plan.hp, plan.total)
+    # a schedule-free optimizer trains y and is evaluated at x: train()/eval() switch
+    opt_train, opt_eval = (getattr(opt, "train", None), getattr(opt, "eval", None))
     sched = Scheduler(opt, run.schedule)  # writes lr(0)
     group = opt.param_groups[0]
     lr = np.full(plan.total, np.nan)
@@ -528,7 +553,11 @@ def train_one(
 
     def evaluate(i: int, step: int) -> bool:
         model.eval()
+        if opt_eval is not None:
+            opt_eval()
         loss, met = _evaluate(lambda x: forward(x, _eval_key(i)), xv, yv, task, 1)
+        if opt_train is not None:
+            opt_train()
         model.train()
         if not math.isfinite(float(loss[0])):
             return False
@@ -539,6 +568,8 @@ def train_one(
 
     if not evaluate(0, 0):
         died = 0
+    if opt_train is not None:
+        opt_train()
     next_eval = 1
     for step, idx in _batches(plan, [run.seed]):
         if died is not None:
