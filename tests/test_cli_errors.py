@@ -167,6 +167,7 @@ MATRIX = [
     ("find-lr", "--start", ["--start", "0"], "--start must be a finite number > 0"),
     ("find-lr", "--end", ["--start", "1", "--end", "0.5"], "--end must be > --start=1.0"),
     ("find-lr", "--steps", ["--steps", "1"], "--steps must be an integer from 2"),
+    ("compare", "--method", ["--method", "best"], "'best' is not one of 'valley'"),
     ("find-lr", "--method", ["--method", "best"], "'best' is not one of 'valley'"),
     ("find-lr", "--optimizer", ["--optimizer", "rmsprop"], "'rmsprop' is not one of"),
     ("find-lr", "--momentum", ["--momentum", "1"], "--momentum must be a finite number >= 0"),

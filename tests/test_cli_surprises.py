@@ -271,7 +271,7 @@ def make():
 def test_task_from_a_module_in_the_current_folder(tmp_path):
     (tmp_path / "mytask_h4c.py").write_text(FACTORY)
     cmd, env = _process(["compare", "--task", "mytask_h4c:make", "-s", "constant", "--epochs",
-                         "1", "--seeds", "1", "--peaks", "0.1", "-q", "--json", "-o", "out"])
+                         "30", "--seeds", "1", "--peaks", "0.5", "-q", "--json", "-o", "out"])
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr

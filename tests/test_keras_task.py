@@ -78,7 +78,7 @@ def test_compare_trains_a_keras_model_with_model_fit(factory, tmp_path, capsys):
 
 def test_a_diverging_keras_run_is_stopped_and_counted(factory, tmp_path, capsys):
     argv = [*BASE, "--peaks", "1e6", "-o", str(tmp_path / "o")]
-    assert run(argv) == 0
+    assert run(argv) == 3  # every run diverged: no winner
     report = json.loads(capsys.readouterr().out)
     for r in report["schedules"]:
         assert r["diverged"] == 2 and r["score"] is None
@@ -122,7 +122,7 @@ def test_peaks_auto_and_find_lr_use_the_keras_range_test(factory, tmp_path, caps
     assert run(argv) == 0
     report = json.loads(capsys.readouterr().out)
     lf = report["lr_find"]
-    assert lf["seeds"] == [0] and lf["method"] == "steep" and lf["suggestion"] > 0
+    assert lf["seeds"] == [0] and lf["method"] == "fall" and lf["suggestion"] > 0
     assert report["config"]["peak_mode"] == "auto" and len(report["config"]["peaks"]) >= 5
 
     # lrkit find-lr: the same lrkit.keras.find_lr, its suggestion on stdout, the figure
@@ -133,9 +133,9 @@ def test_peaks_auto_and_find_lr_use_the_keras_range_test(factory, tmp_path, caps
     assert run(["find-lr", "--task", "kfac_h4d:make", "--seeds", "1", "--steps", "60",
                 "--batch-size", "32", "-q", "-o", str(out)]) == 0
     printed = float(capsys.readouterr().out)
-    again = range_test(load_factory("kfac_h4d:make"), 0, 32, steps=60, suggestion="valley")
+    again = range_test(load_factory("kfac_h4d:make"), 0, 32, steps=60, suggestion="fall")
     assert printed == float(f"{again.suggestion:.4g}")
-    assert (out / "lr_find.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "find_lr.png").read_bytes()[:4] == b"\x89PNG"
     assert run(["find-lr", "--task", "kfac_h4d:make", "--momentum", "0.5", "-q",
                 "-o", str(out)]) == 2
     assert "--momentum: a Keras task uses" in capsys.readouterr().err
