@@ -1,0 +1,149 @@
+"""Storage URLs: what ``--storage`` accepts, and opening one as an Optuna storage.
+
+Three forms (:func:`open_storage`):
+
+* ``sqlite:///abs/or/rel/path.db``: one machine (Optuna's RDB storage on SQLite);
+* ``postgresql://user:password@host:port/db`` (also ``postgres://`` and
+  ``postgresql+psycopg://``): many machines, with the psycopg 3 driver
+  (``pip install lrkit[distributed]``); the URL is normalised to
+  ``postgresql+psycopg://`` (:func:`normalise`);
+* ``journal:///abs/path.log``: many machines sharing a file system, no database
+  server (Optuna's ``JournalStorage`` over a ``JournalFileBackend``; the path must be
+  absolute, so every machine names the same file).
+
+Anything else (another scheme or driver) is refused with an :class:`~lrkit.errors.InputError`
+that lists these forms. A server that refuses the connection or the password is an
+``InputError`` too, naming the URL without its password (:func:`shown_url`).
+
+>>> normalise("postgresql://u:pw@db:5432/lrkit")
+'postgresql+psycopg://u:pw@db:5432/lrkit'
+>>> kind("journal:///shared/lrkit.log"), kind("sqlite:///x.db")
+('journal', 'sqlite')
+>>> shown_url("postgresql://u:secret@db/lrkit")
+'postgresql://u:***@db/lrkit'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import InputError
+
+FORMS = ("sqlite:///PATH.db", "postgresql://USER:PASSWORD@HOST:PORT/DB", "journal:///ABS/PATH.log")
+"""The URL forms ``--storage`` accepts (for messages)."""
+
+_PG = ("postgresql://", "postgres://", "postgresql+psycopg://")
+_JOURNAL = "journal://"
+
+
+def kind(url: str) -> str:
+    """``"sqlite"``, ``"postgresql"`` or ``"journal"``; anything else raises ``InputError``."""
+    if not isinstance(url, str) or not url.strip():
+        raise InputError(f"--storage must be a storage URL ({', '.join(FORMS)}), got {url!r}")
+    u = url.strip()
+    if u.startswith("sqlite:"):
+        return "sqlite"
+    if u.startswith(_PG):
+        return "postgresql"
+    if u.startswith(_JOURNAL):
+        return "journal"
+    scheme = u.split(":", 1)[0] if ":" in u else u
+    raise InputError(f"--storage {shown_url(u)!r}: unknown scheme or driver {scheme!r}; "
+                     f"use {', '.join(FORMS)}")
+
+
+def normalise(url: str) -> str:
+    """The URL Optuna opens: PostgreSQL URLs get the psycopg 3 driver, others are unchanged."""
+    u = url.strip()
+    if kind(u) == "postgresql":
+        return "postgresql+psycopg://" + u.split("://", 1)[1]
+    return u
+
+
+def shown_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and reports)."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(url))
+
+
+def journal_path(url: str) -> str:
+    """The absolute file path of a ``journal:///ABS/PATH`` URL."""
+    path = url.strip()[len(_JOURNAL):]
+    if not path.startswith("/"):
+        raise InputError(f"--storage {url!r}: a journal URL names an absolute path, like "
+                         "journal:///shared/lrkit.log")
+    if path.endswith("/") or os.path.isdir(path):
+        raise InputError(f"--storage {url!r}: {path!r} is a folder; name a file in it")
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise InputError(f"--storage {url!r}: the folder {parent!r} does not exist")
+    return path
+
+
+def exists(url: str) -> bool:
+    """Whether the storage may hold studies already (a journal or SQLite file that exists;
+    a server always may). Lets ``worker``/``report`` refuse without creating a file."""
+    k = kind(url)
+    if k == "journal":
+        return os.path.isfile(journal_path(url))
+    if k == "sqlite":
+        path = url.strip()[len("sqlite:///"):]
+        return bool(path) and os.path.isfile(path)
+    return True
+
+
+def open_storage(url: str, heartbeat: float | None = None, grace: float | None = None,
+                 on_stale: Callable[[Any, Any], None] | None = None) -> Any:
+    """An Optuna storage for ``url`` (see the module docstring).
+
+    ``heartbeat`` (seconds) turns on Optuna's heartbeat on RDB storages (SQLite,
+    PostgreSQL): a RUNNING trial whose heartbeat is older than ``grace`` (default 2 x
+    ``heartbeat``) is stale, and ``optuna.storages.fail_stale_trials`` fails it and calls
+    ``on_stale(study, trial)``. A journal storage has no heartbeat in Optuna; lrkit's lease
+    (:mod:`~lrkit.experiment.queue`) covers it.
+
+    >>> import tempfile
+    >>> st = open_storage("journal://" + tempfile.mkdtemp() + "/j.log")
+    >>> type(st).__name__
+    'JournalStorage'
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    k = kind(url)
+    try:
+        if k == "journal":
+            from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+            return JournalStorage(JournalFileBackend(journal_path(url)))
+        kw: dict[str, Any] = {}
+        if heartbeat is not None:
+            kw = {"heartbeat_interval": max(1, round(heartbeat)),
+                  "grace_period": None if grace is None else max(1, round(grace)),
+                  "failed_trial_callback": on_stale}
+        engine: dict[str, Any] = {"pool_pre_ping": True}
+        if k == "postgresql":
+            engine["connect_args"] = {"connect_timeout": 10}
+        import warnings
+
+        with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(normalise(url), engine_kwargs=engine, **kw)
+    except InputError:
+        raise
+    except ModuleNotFoundError as e:
+        raise InputError(f"--storage {shown_url(url)!r} needs the {e.name!r} package: "
+                         "pip install 'lrkit[distributed]'") from None
+    except Exception as e:  # noqa: BLE001 - sqlalchemy/psycopg/optuna raise many kinds
+        raise InputError(f"--storage {shown_url(url)!r} cannot be opened: {why(e)}") from None
+
+
+def why(e: BaseException) -> str:
+    """A one-line reason from a driver's exception (its innermost cause, shortened)."""
+    while e.__cause__ is not None:
+        e = e.__cause__
+    msg = " ".join(str(e).split())
+    msg = re.sub(r"\(Background on this error at: [^)]*\)", "", msg).strip()
+    return msg[:300] or type(e).__name__
