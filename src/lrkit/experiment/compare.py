@@ -294,47 +294,54 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
 def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool: Any,
            progress: Progress, clock: _Clock) -> tuple[list[Planned], list[float | None], int]:
     """Train the grid at ``peaks``, then at the peaks ``--peaks auto`` adds, storing every
-    chunk as soon as it is done. Returns the planned runs, every peak tried and the
-    number of extensions."""
+    chunk in one transaction as soon as it is done, before it counts (and is noted).
+    Returns the planned runs, every peak tried and the number of extensions."""
     done = store.load()
     labels = [c.label for c in inp.candidates]
     planned: list[Planned] = []
     n = inp.training.steps
     peaks = list(peaks)
     stage, new = 0, list(peaks)
-    writer = store.writer()
 
     def on_done(runs: Sequence[Planned], results: list[Result]) -> None:
-        for p, res in zip(runs, results):
-            if p.key not in done:
-                writer.put(p.record(inp.task.name, inp.config), res)
-                done[p.key] = res
+        fresh = [(p, res) for p, res in zip(runs, results) if p.key not in done]
+        store.put_many([(p.record(inp.task.name, inp.config), res) for p, res in fresh])
+        for p, res in fresh:  # counted only once durable
+            done[p.key] = res
+        progress.note(stored_line(len(runs), len(fresh), len(done)))
 
-    try:
-        while new:
-            grid = plan(inp.candidates, new, inp.seeds, n, inp.config)
-            planned += grid
-            todo = [c for c in chunked(grid, inp.chunk) if any(p.key not in done for p in c)]
-            keys = {p.key for p in grid}
-            if stored := len(keys & set(done)):
-                at = f"at peaks {_peaks_text(new)} " if stage else ""
-                progress.note(f"resuming: {stored} of {len(keys)} runs {at}already stored in {url}")
-            name = "training" if stage == 0 else f"peak {_peaks_text(new)}"
-            advance = per_run(progress.phase(name, sum(len(c) for c in todo)), n)
-            with user_code(inp.ref):
-                run_grid(inp.ref, todo, inp.training.kwargs(), on_done, jobs=inp.jobs,
-                         progress=advance, pool=pool)
-            stage += 1
-            new = []
-            if inp.mode == "auto" and stage <= MAX_EXTEND:
-                rows = summarize(planned, done, labels, inp.target)
-                new = list(extend_peaks((r.best_peak for r in rows), peaks))
-                peaks += new
-        clock.lap("training")
-    finally:
-        writer.close()  # what finished is stored, even if a later chunk failed
-    clock.lap("storing (after training)")
+    while new:
+        grid = plan(inp.candidates, new, inp.seeds, n, inp.config)
+        planned += grid
+        todo = [c for c in chunked(grid, inp.chunk) if any(p.key not in done for p in c)]
+        keys = {p.key for p in grid}
+        if stored := len(keys & set(done)):
+            at = f"at peaks {_peaks_text(new)} " if stage else ""
+            progress.note(f"resuming: {stored} of {len(keys)} runs {at}already stored in {url}")
+        name = "training" if stage == 0 else f"peak {_peaks_text(new)}"
+        advance = per_run(progress.phase(name, sum(len(c) for c in todo)), n)
+        with user_code(inp.ref):
+            run_grid(inp.ref, todo, inp.training.kwargs(), on_done, jobs=inp.jobs,
+                     progress=advance, pool=pool)
+        stage += 1
+        new = []
+        if inp.mode == "auto" and stage <= MAX_EXTEND:
+            rows = summarize(planned, done, labels, inp.target)
+            new = list(extend_peaks((r.best_peak for r in rows), peaks))
+            peaks += new
+    clock.lap("training")
     return planned, peaks, stage - 1
+
+
+def stored_line(trained: int, new: int, total: int) -> str:
+    """The note after a chunk is durable in the store: ``stored R runs (T in the store)``,
+    or ``stored R of K runs`` when some of the chunk were stored already (by another worker).
+
+    >>> stored_line(35, 35, 70), stored_line(35, 30, 100)
+    ('stored 35 runs (70 in the store)', 'stored 30 of 35 runs (100 in the store)')
+    """
+    what = f"{new} runs" if new == trained else f"{new} of {trained} runs"
+    return f"stored {what} ({total} in the store)"
 
 
 def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: Store,
