@@ -183,9 +183,14 @@ def add_trials(study: Any, trials: list[Any]) -> None:
     study.add_trials(trials)
 
 
-def _journal_add(storage: Any, sid: int, trials: list[Any]) -> None:
+def _iso(when: Any) -> str | None:
     from datetime import timezone
 
+    return None if when is None else when.astimezone(timezone.utc).isoformat(
+        timespec="microseconds")
+
+
+def _journal_add(storage: Any, sid: int, trials: list[Any]) -> None:
     from optuna.distributions import distribution_to_json
     from optuna.storages.journal._storage import JournalOperation
 
@@ -195,14 +200,13 @@ def _journal_add(storage: Any, sid: int, trials: list[Any]) -> None:
             "op_code": JournalOperation.CREATE_TRIAL,
             "worker_id": storage._replay_result.worker_id,
             "study_id": sid, "state": t.state, "value": t.value, "values": None,
-            "datetime_start": t.datetime_start.astimezone(timezone.utc).isoformat(
-                timespec="microseconds"),
-            "datetime_complete": t.datetime_complete.astimezone(timezone.utc).isoformat(
-                timespec="microseconds"),
+            "datetime_start": _iso(t.datetime_start),
             "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},
             "params": {k: t.distributions[k].to_internal_repr(v) for k, v in t.params.items()},
             "user_attrs": t.user_attrs, "system_attrs": t.system_attrs,
             "intermediate_values": t.intermediate_values})
+        if t.datetime_complete is not None:
+            logs[-1]["datetime_complete"] = _iso(t.datetime_complete)
     with storage._thread_lock:
         storage._backend.append_logs(logs)
         storage._sync_with_backend()

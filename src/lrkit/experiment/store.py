@@ -63,6 +63,19 @@ class Store:
             msg = " ".join(str(e).split())[:300] or type(e).__name__
             raise InputError(f"--storage {url!r} cannot be opened: {msg}") from None
 
+    @classmethod
+    def on(cls, storage: Any, url: str, study: str) -> Store:
+        """The store of study ``study`` on an opened Optuna ``storage``
+        (:func:`~lrkit.experiment.storage.open_storage`; ``url`` is for messages),
+        created if absent."""
+        import optuna
+
+        self = cls.__new__(cls)
+        self.url, self.name = url, study
+        self.study = optuna.create_study(storage=storage, study_name=study,
+                                         direction="minimize", load_if_exists=True)
+        return self
+
     def load(self) -> dict[str, Result]:
         """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key)."""
         from optuna.trial import TrialState
