@@ -101,6 +101,7 @@ class Comparison:
         self.url, self.study, self.inp, self.queue = url, study, inp, queue
         self.store = Store.on(storage, url, study)
         self.labels = [c.label for c in inp.candidates]
+        self._chunks: dict[str, list[list[Planned]]] = {}  # a stage's chunks, by its peaks
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -159,9 +160,13 @@ class Comparison:
                 for p in plan(inp.candidates, peaks, inp.seeds, inp.training.steps, inp.config)]
 
     def chunk(self, item: dict[str, Any]) -> list[Planned]:
-        inp = self.inp
-        grid = plan(inp.candidates, item["peaks"], inp.seeds, inp.training.steps, inp.config)
-        return chunked(grid, inp.chunk)[int(item["index"])]
+        """The runs of a chunk item (its stage's grid is planned once per process)."""
+        inp, at = self.inp, json.dumps(item["peaks"])
+        if at not in self._chunks:
+            grid = plan(inp.candidates, item["peaks"], inp.seeds, inp.training.steps,
+                        inp.config)
+            self._chunks[at] = chunked(grid, inp.chunk)
+        return self._chunks[at][int(item["index"])]
 
     # -- working ---------------------------------------------------------------------------
 
