@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-STORED = re.compile(r"stored (\d+)(?: of (\d+))? runs \((\d+) in the store\)")
+STORED = re.compile(r"stored (\d+)(?: of (\d+))? runs \(chunk [^)]*\)")
 
 
 class Proc:

@@ -336,15 +336,16 @@ def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool
     return planned, peaks, stage - 1
 
 
-def stored_line(trained: int, new: int, total: int) -> str:
-    """The note after a chunk is durable in the store: ``stored R runs (T in the store)``,
-    or ``stored R of K runs`` when some of the chunk were stored already (by another worker).
+def stored_line(trained: int, new: int, where: int | str) -> str:
+    """The note after a chunk is durable in the store: ``stored R runs (T in the store)``
+    (or ``(chunk ID)``), or ``stored R of K runs`` when some of the chunk were stored
+    already (by another worker).
 
-    >>> stored_line(35, 35, 70), stored_line(35, 30, 100)
-    ('stored 35 runs (70 in the store)', 'stored 30 of 35 runs (100 in the store)')
+    >>> stored_line(35, 35, 70), stored_line(35, 30, "chunk c0.3")
+    ('stored 35 runs (70 in the store)', 'stored 30 of 35 runs (chunk c0.3)')
     """
     what = f"{new} runs" if new == trained else f"{new} of {trained} runs"
-    return f"stored {what} ({total} in the store)"
+    return f"stored {what} ({where if isinstance(where, str) else f'{where} in the store'})"
 
 
 def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: Store,

@@ -173,18 +173,30 @@ class Comparison:
     def work(self, progress: Progress, train: bool = True) -> bool:
         """Claim and do items until every item is done (waiting, meanwhile, for other
         workers, and taking over their items when their leases run out). Returns whether
-        this process completed the last item."""
+        this process completed the item completed last (so one process writes the report).
+
+        The oldest waiting chunks are claimed through a small query
+        (:meth:`~lrkit.experiment.queue.Queue.oldest_waiting`); the whole queue is read only
+        when none is claimable (a plan item, the end, or work to take over)."""
         from optuna.trial import TrialState
 
         rng = random.Random()
-        q, last = self.queue, False
+        q, recover_at = self.queue, 0.0
         while True:
-            q.recover()
+            if time.monotonic() >= recover_at:
+                q.recover()
+                recover_at = time.monotonic() + q.lease / 5
+            if train:
+                t = q.oldest_waiting(rng)
+                if t is not None and t.user_attrs[WORK]["kind"] == "chunk":
+                    if q.claim(t):
+                        self._do(t, progress)
+                    continue
             trials = q.trials()
             if q.requeue(trials):
                 continue
             if done(trials):
-                return last
+                return train and _last_worker(trials) == q.who
             if not train:
                 return False
             complete = {t.user_attrs[WORK]["id"] for t in trials if t.state == TrialState.COMPLETE}
@@ -195,7 +207,6 @@ class Comparison:
             for t in pick(chunks, rng) + plans:
                 if q.claim(t):
                     self._do(t, progress)
-                    last = done(q.trials())
                     break
             else:
                 time.sleep(POLL * (0.5 + rng.random()))
@@ -203,7 +214,7 @@ class Comparison:
     def _do(self, t: Any, progress: Progress) -> None:
         q, item = self.queue, t.user_attrs[WORK]
         with q.hold(t._trial_id):
-            if q.rival(t):
+            if item.get("attempt", 0) and q.rival(t):  # a first attempt has no earlier rival
                 q.give_up(t._trial_id)
                 return
             with user_code(self.inp.ref):
@@ -212,18 +223,21 @@ class Comparison:
             q.finish(t._trial_id, n)
 
     def _chunk(self, item: dict[str, Any], progress: Progress) -> int:
+        """Train a chunk and store its runs (those not stored yet: the first wins). A first
+        attempt's runs cannot be stored yet (chunks of a stage share no run, stages no
+        peak), so only a later attempt reads the store first."""
         runs = self.chunk(item)
-        stored = self.store.load()
-        if all(p.key in stored for p in runs):
+        again = bool(item.get("attempt", 0))
+        if again and all(p.key in self.store.load() for p in runs):
             return len(runs)  # stored by a worker that died before completing the item
         inp = self.inp
         progress.note(f"training chunk {item['id']} ({len(runs)} runs)")
 
         def on_done(chunk: Sequence[Planned], results: list[Any]) -> None:
-            have = self.store.load()
+            have = self.store.load() if again else {}
             fresh = [(p, r) for p, r in zip(chunk, results) if p.key not in have]
             self.store.put_many([(p.record(inp.task.name, inp.config), r) for p, r in fresh])
-            progress.note(stored_line(len(chunk), len(fresh), len(have) + len(fresh)))
+            progress.note(stored_line(len(chunk), len(fresh), f"chunk {item['id']}"))
 
         run_grid(inp.ref, [runs], inp.training.kwargs(), on_done)
         return len(runs)
@@ -302,6 +316,15 @@ def done(trials: Sequence[Any]) -> bool:
     ids = {t.user_attrs[WORK]["id"] for t in trials}
     complete = {t.user_attrs[WORK]["id"] for t in trials if t.state == TrialState.COMPLETE}
     return bool(ids) and ids == complete
+
+
+def _last_worker(trials: Sequence[Any]) -> str | None:
+    """Who completed the item completed last."""
+    from optuna.trial import TrialState
+
+    fin = [t for t in trials if t.state == TrialState.COMPLETE and t.datetime_complete]
+    return max(fin, key=lambda t: (t.datetime_complete, t.number)).user_attrs.get(
+        "worker") if fin else None
 
 
 def _ready(stage: int, trials: Sequence[Any], complete: set[str]) -> bool:

@@ -102,6 +102,24 @@ class Queue:
         """Every item trial (FrozenTrials, oldest first)."""
         return [t for t in self.study.get_trials(deepcopy=False) if WORK in t.user_attrs]
 
+    def oldest_waiting(self, rng: random.Random, limit: int = 16) -> Any:
+        """One of the ``limit`` oldest WAITING item trials (at random, so that workers rarely
+        race for one), read with two small queries on an RDB storage (reading every trial
+        of a large queue each time is what would make many workers slow); ``None`` if none
+        is waiting, or on a journal (whose trials are in memory: use :meth:`trials`)."""
+        if not self.rdb:
+            return None
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from optuna.trial import TrialState
+
+        with _create_scoped_session(self.backend.scoped_session) as session:
+            ids = [r[0] for r in session.query(models.TrialModel.trial_id)
+                   .filter(models.TrialModel.study_id == self.study._study_id)
+                   .filter(models.TrialModel.state == TrialState.WAITING)
+                   .order_by(models.TrialModel.trial_id).limit(limit).all()]
+        return self.backend.get_trial(rng.choice(ids)) if ids else None
+
     # -- writing ---------------------------------------------------------------------------
 
     def enqueue(self, items: list[dict[str, Any]]) -> None:

@@ -153,10 +153,11 @@ def add_trials(study: Any, trials: list[Any]) -> None:
     """Add finished ``trials`` (``optuna.trial.create_trial(...)``) to ``study`` at once:
     all or none.
 
-    On an RDB storage (SQLite, PostgreSQL) they are one transaction (Optuna's own
-    trial-building code, in one session); on a journal file, one locked, fsynced append
-    of their log lines. Either way a SIGKILL leaves every trial or none of them, so a
-    chunk of runs is stored whole, and one commit per chunk costs less than one per run.
+    On an RDB storage (SQLite, PostgreSQL) they are one transaction of a few bulk
+    statements into Optuna's own tables (:func:`_rdb_add`); on a journal file, one
+    locked, fsynced append of their log lines. Either way a SIGKILL leaves every trial
+    or none of them, so a chunk of runs is stored whole, and one commit per chunk costs
+    less than one per run.
     Another storage gets ``study.add_trials`` (one commit per trial).
     """
     import optuna
@@ -167,13 +168,7 @@ def add_trials(study: Any, trials: list[Any]) -> None:
     backend = getattr(storage, "_backend", storage)  # optuna wraps RDB in _CachedStorage
     sid = study._study_id
     if isinstance(backend, optuna.storages.RDBStorage):
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        with _create_scoped_session(backend.scoped_session) as session:
-            models.StudyModel.find_or_raise_by_id(sid, session, for_update=True)
-            for t in trials:
-                backend._get_prepared_new_trial(sid, t, session)
+        _rdb_add(backend, sid, trials)
         return
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -181,6 +176,52 @@ def add_trials(study: Any, trials: list[Any]) -> None:
         _journal_add(storage, sid, trials)
         return
     study.add_trials(trials)
+
+
+def _rdb_add(backend: Any, sid: int, trials: list[Any]) -> None:
+    """The rows Optuna's ``add_trial`` writes, for all ``trials`` at once: the study's row
+    locked (``SELECT ... FOR UPDATE``, as Optuna does, so trial numbers stay consecutive),
+    the trials inserted in one statement, then their values, parameters and user
+    attributes. Trials with system attributes or intermediate values are not expected
+    here (lrkit writes neither) and are refused."""
+    import json
+
+    import sqlalchemy
+    from optuna.distributions import distribution_to_json
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    if any(t.system_attrs or t.intermediate_values or (t.values and len(t.values) > 1)
+           for t in trials):
+        raise ValueError("add_trials: system attributes, intermediate values and several "
+                         "objectives are not supported")
+    with _create_scoped_session(backend.scoped_session) as session:
+        models.StudyModel.find_or_raise_by_id(sid, session, for_update=True)
+        first = session.execute(sqlalchemy.select(sqlalchemy.func.count()).select_from(
+            models.TrialModel).where(models.TrialModel.study_id == sid)).scalar_one()
+        rows = []
+        for i, t in enumerate(trials):
+            row = models.TrialModel(study_id=sid, number=first + i, state=t.state)
+            row.datetime_start = t.datetime_start
+            row.datetime_complete = t.datetime_complete
+            rows.append(row)
+        session.add_all(rows)
+        session.flush()
+        children: list[Any] = []
+        for row, t in zip(rows, trials):
+            if t.value is not None:
+                v, kind = models.TrialValueModel.value_to_stored_repr(t.value)
+                children.append(models.TrialValueModel(trial_id=row.trial_id, objective=0,
+                                                       value=v, value_type=kind))
+            for name, value in t.params.items():
+                d = t.distributions[name]
+                children.append(models.TrialParamModel(
+                    trial_id=row.trial_id, param_name=name, param_value=d.to_internal_repr(value),
+                    distribution_json=distribution_to_json(d)))
+            for key, value in t.user_attrs.items():
+                children.append(models.TrialUserAttributeModel(
+                    trial_id=row.trial_id, key=key, value_json=json.dumps(value)))
+        session.add_all(children)
 
 
 def _iso(when: Any) -> str | None:
