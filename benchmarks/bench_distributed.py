@@ -1,7 +1,8 @@
 """Distributed compare on PostgreSQL: claims per second, coordination overhead, store writes.
 
     python benchmarks/bench_distributed.py [--workers 1,2,4,8,16] [--claims 400]
-                                           [--epochs 1] [--skip-overhead]
+                                           [--epochs 1] [--store-epochs N]
+                                           [--parts 1,2,3]
 
 Starts a throwaway PostgreSQL server (``tests/postgres.py``: ``initdb`` + ``pg_ctl``, on
 127.0.0.1, fsync off) and measures, in one run:
@@ -21,7 +22,8 @@ Starts a throwaway PostgreSQL server (``tests/postgres.py``: ``initdb`` + ``pg_c
    workers are as fast as the machine allows.
 3. **Store writes per run vs training per run** on the default task: inside one
    process, the time in ``Store.put_many`` (one transaction per chunk) over the runs
-   stored, against the training time per run, on SQLite and on PostgreSQL.
+   stored, against the training time per run, on SQLite and on PostgreSQL (the default
+   grid at peaks 0.03, 0.1, 0.3; ``--store-epochs``, default: the task's own length).
 
 Prints one table per part.
 """
@@ -109,7 +111,7 @@ def overhead(cluster: Cluster, epochs: str) -> dict[str, float]:
             "ratio": pg / (one / speedup)}
 
 
-def store_share(url: str, epochs: int) -> tuple[float, float, int]:
+def store_share(url: str, epochs: int | None) -> tuple[float, float, int]:
     """Seconds in Store.put_many per run, training seconds per run, runs (one process)."""
     import torch
 
@@ -141,21 +143,24 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2,4,8,16")
     ap.add_argument("--claims", type=int, default=400)
     ap.add_argument("--epochs", default="1")
-    ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--store-epochs", type=int, default=None)
+    ap.add_argument("--parts", default="1,2,3")
     a = ap.parse_args()
     where = bindir()
     if where is None:
         raise SystemExit("PostgreSQL's server programs are missing (apt-get install postgresql)")
     cluster = Cluster(where)
     try:
-        print(f"1. claims per second (trivial task, one run per claim, {a.claims} claims)")
-        print(f"{'workers':>8} {'claims/s':>9} {'span s':>7} {'vs 1 worker':>12}")
-        base = None
-        for n in (int(x) for x in a.workers.split(",")):
-            rate, span = claims_per_second(cluster, n, a.claims)
-            base = base or rate
-            print(f"{n:>8} {rate:>9.1f} {span:>7.1f} {rate / base:>11.2f}x")
-        if not a.skip_overhead:
+        parts = a.parts.split(",")
+        if "1" in parts:
+            print(f"1. claims per second (trivial task, one run per claim, {a.claims} claims)")
+            print(f"{'workers':>8} {'claims/s':>9} {'span s':>7} {'vs 1 worker':>12}")
+            base = None
+            for n in (int(x) for x in a.workers.split(",")):
+                rate, span = claims_per_second(cluster, n, a.claims)
+                base = base or rate
+                print(f"{n:>8} {rate:>9.1f} {span:>7.1f} {rate / base:>11.2f}x", flush=True)
+        if "2" in parts:
             o = overhead(cluster, a.epochs)
             print(f"\n2. default grid, --epochs {a.epochs}: wall seconds")
             print(f"  SQLite 1 process --jobs 1   {o['sqlite_1']:7.1f}")
@@ -163,11 +168,14 @@ def main() -> None:
                   f"(machine speed-up {o['speedup']:.2f}x)")
             print(f"  PostgreSQL compare + worker {o['pg_2']:7.1f}")
             print(f"  overhead ratio T(pg, 2) / (T(sqlite, 1) / speed-up) = {o['ratio']:.2f}")
-        print(f"\n3. store writes vs training per run (default task, --epochs {a.epochs})")
+        if "3" not in parts:
+            return
+        length = "the task's epochs" if a.store_epochs is None else f"--epochs {a.store_epochs}"
+        print(f"\n3. store writes vs training per run (default task, {length})")
         with tempfile.TemporaryDirectory() as d:
             for name, url in (("SQLite", f"sqlite:///{d}/s.db"), ("PostgreSQL",
                                                                   cluster.database())):
-                put, train, runs = store_share(url, int(float(a.epochs)))
+                put, train, runs = store_share(url, a.store_epochs)
                 print(f"  {name:<11} store {1000 * put:7.2f} ms/run   train {1000 * train:7.1f} "
                       f"ms/run   store/train {100 * put / train:5.2f} %   ({runs} runs)")
     finally:

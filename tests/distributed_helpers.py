@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 STORED = re.compile(r"stored (\d+)(?: of (\d+))? runs \(chunk [^)]*\)")
 
 
@@ -19,7 +20,8 @@ class Proc:
     """``python -m lrkit ARGS`` in its own session, its stderr collected line by line."""
 
     def __init__(self, *args: str) -> None:
-        env = {**os.environ, "COLUMNS": "200"}
+        path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": path}
         self.p = subprocess.Popen([sys.executable, "-m", "lrkit", *args],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                   env=env, start_new_session=True)

@@ -46,8 +46,8 @@ def test_wrong_password(cmd, pg_cluster, capsys):
 
 @pytest.mark.parametrize("url", ["mysql://u:p@h/db", "postgresql+psycopg2x://u:p@h/db",
                                  "redis://h/0", "journal://relative.log"])
-def test_unknown_driver_or_form(url, capsys, tmp_path):
-    os.chdir(tmp_path)
+def test_unknown_driver_or_form(url, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert run(["compare", *GRID, "--storage", url, "--no-train"]) == 2
     _one_error(capsys, "--storage")
     assert os.listdir(tmp_path) == []

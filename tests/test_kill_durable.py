@@ -13,9 +13,11 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from lrkit.experiment.store import ATTR, Store
 
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 KILLS = 20
 GRID = ["--task", "noisy-quadratic", "-s", "constant", "-s", "cosine", "-s", "wsd",
         "--seeds", "3", "--peaks", "0.03,0.1,0.3", "--epochs", "12", "--chunk-size", "3"]
@@ -30,7 +32,8 @@ def _records(url: str) -> list[str]:
 
 
 def _start(argv: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
-    env = {**os.environ, "COLUMNS": "200"}
+    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": path}
     proc = subprocess.Popen([sys.executable, "-m", "lrkit", *argv], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     lines: list[str] = []
