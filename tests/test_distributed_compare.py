@@ -105,3 +105,24 @@ def test_report_while_under_way_marks_missing(pg_url, tmp_path):
                           "duplicates": 0} and st["items"] == {"waiting": 1}
     names = optuna.get_all_study_names(pg_url)
     assert sorted(names) == ["u", "u/queue"]
+
+
+@pytest.mark.slow
+def test_postgres_default_grid_four_workers_and_the_coordinator(pg_url, tmp_path):
+    """The issue's test: the default grid (7 schedules, --peaks auto, the default seeds),
+    --epochs 1, on 4 workers plus the coordinator: every run once, the report equals a
+    one-process SQLite run's."""
+    grid = ["--epochs", "1"]
+    assert run(["compare", *grid, "--out", str(tmp_path / "alone"), "-q"]) == 0
+    coord = Proc("compare", *grid, "--storage", pg_url, "--study", "d", "--out",
+                 str(tmp_path / "c"))
+    coord.wait_for("comparison 'd'")  # a worker started before the comparison is refused
+    workers = [Proc("worker", "--storage", pg_url, "--study", "d", "--out",
+                    str(tmp_path / f"w{i}"), "-q") for i in range(4)]
+    for p in (coord, *workers):
+        assert p.wait() == 0, p.text()[-3000:]
+    st = status(pg_url, "d")
+    assert st["done"] and st["runs"]["stored"] == st["runs"]["planned"]
+    assert st["runs"]["duplicates"] == 0 and st["stale"] == 0
+    assert set(st["items"]) == {"complete"}  # no item claimed twice
+    assert schedules(tmp_path / "c") == schedules(tmp_path / "alone")

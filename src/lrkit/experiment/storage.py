@@ -126,11 +126,7 @@ def open_storage(url: str, heartbeat: float | None = None, grace: float | None =
         engine: dict[str, Any] = {"pool_pre_ping": True}
         if k == "postgresql":
             engine["connect_args"] = {"connect_timeout": 10}
-        import warnings
-
-        with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna 5
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(normalise(url), engine_kwargs=engine, **kw)
+        return _rdb(normalise(url), engine, kw)
     except InputError:
         raise
     except ModuleNotFoundError as e:
@@ -138,6 +134,29 @@ def open_storage(url: str, heartbeat: float | None = None, grace: float | None =
                          "pip install 'lrkit[distributed]'") from None
     except Exception as e:  # noqa: BLE001 - sqlalchemy/psycopg/optuna raise many kinds
         raise InputError(f"--storage {shown_url(url)!r} cannot be opened: {why(e)}") from None
+
+
+def _rdb(url: str, engine: dict[str, Any], kw: dict[str, Any]) -> Any:
+    """``RDBStorage(url)``, retried when processes opening an empty database at once race
+    to create Optuna's tables (PostgreSQL: ``type "alembic_version" already exists``,
+    a duplicate key in ``pg_type``): the loser retries and finds the tables there."""
+    import random
+    import time
+    import warnings
+
+    import optuna
+
+    for attempt in range(8):
+        try:
+            with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kw)
+        except Exception as e:  # noqa: BLE001 - sqlalchemy wraps the driver's errors
+            text = why(e)
+            if attempt == 7 or not ("already exists" in text or "duplicate key" in text):
+                raise
+            time.sleep(0.1 + random.random() * 0.5)
+    raise AssertionError("unreachable")
 
 
 def why(e: BaseException) -> str:
