@@ -51,6 +51,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("experiment", "Train a task under several schedules, fairly, and rank them."),
     "find-lr": ("experiment", "Find a good learning rate with the range test."),
     "list": ("schedules", "The catalogue: every schedule and combinator, with its parameters."),
+    "report": ("distributed", "Render a shared comparison's report from the store, now (also "
+               "while workers run: runs not stored yet are left out and counted)."),
+    "status": ("distributed", "How far a shared comparison is: runs stored, claimed (by which "
+               "workers), waiting."),
+    "worker": ("distributed", "Claim chunks of a shared comparison and train them, until "
+               "every run is done."),
     "plot": ("schedules", "Overlay schedules (spec strings or schedule files) with a legend."),
     "show": ("schedules", "Print a schedule in the spec language or its data form."),
     "values": ("schedules",

@@ -102,7 +102,7 @@ class Options:
     chunk_size: int = CHUNK
     out: str = OUT
     storage: str | None = None  # None: default_storage(out)
-    study: str = STUDY
+    study: str | None = None  # None: STUDY, or a hash of the grid (distributed.default_study)
     target_acc: float | None = None
     target_loss: float | None = None
     command: str | None = None
@@ -130,6 +130,8 @@ class CompareResult:
     lr_find: LRFindResult | None = None
     lr_find_seeds: list[int] = field(default_factory=list)
     runs: int = 0  # planned runs (duplicates included)
+    missing: int = 0  # planned runs not stored yet (a report of a comparison under way)
+    complete: bool = True  # False: the comparison is still under way
     timing: dict[str, float] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> centre
     version: str = __version__
@@ -138,7 +140,8 @@ class CompareResult:
     def to_dict(self) -> dict[str, Any]:
         """The report dict, ``results.json`` (standard JSON: ``None`` for non-finite)."""
         lf = self.lr_find
-        return {
+        under_way = {} if self.complete else {"complete": False, "missing": self.missing}
+        return {**under_way,
             "lrkit": self.version,
             "command": self.command,
             "task": self.task,
@@ -197,6 +200,7 @@ class _Inputs:
     config: dict[str, Any]
     steps_per_epoch: int
     target: dict[str, float] | None
+    method: str | None = None  # the range test's rule (None: RANGE_TEST's)
 
 
 _WHO = "lrkit compare"
@@ -231,7 +235,7 @@ def _inputs(o: Options) -> _Inputs:
     training = Training(n, **st)
     ident = f"{ref.ident()}:{task.fingerprint()}"  # a changed task never reuses old runs
     return _Inputs(mode, factors, cands, seeds, jobs, chunk, ref, task.with_recipe(**st),
-                   training, training.config(ident), spe, _target(o, task.metric))
+                   training, training.config(ident), spe, _target(o, task.metric), o.method)
 
 
 def _settings(o: Options, task: Any) -> dict[str, Any]:
@@ -275,7 +279,7 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
     clock = _Clock()
     inp = _inputs(o)
     url = o.storage if o.storage is not None else default_storage(o.out)  # --out: made by _inputs
-    store = Store(url, o.study)
+    store = Store(url, o.study or STUDY)
     clock.lap("setup")
     pool = make_pool(inp.jobs, inp.ref.preload()) if inp.jobs > 1 else None
     lr_find, lr_find_seeds = None, []
@@ -286,7 +290,7 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
             lr_find_seeds = inp.seeds[:1 if keras else RANGE_TEST_SEEDS]
             with user_code(inp.ref):
                 lr_find = range_test(inp.task, inp.config, lr_find_seeds, store, progress,
-                                     o.method)
+                                     inp.method)
             peaks = [round_sig(lr_find.suggestion * f) for f in inp.factors]
             clock.lap("range test")
         else:
@@ -300,9 +304,7 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     labels = [c.label for c in inp.candidates]
-    stored = store.load()
-    rows = summarize(planned, stored, labels, inp.target)
-    verdict = judge_rows(rows, inp.task, [{**stored[p.key], "seed": p.seed} for p in planned])
+    rows, verdict = summary_of(inp, planned, store.load(), labels)
     clock.lap("summary")
     t = inp.task
     return CompareResult(
@@ -311,10 +313,20 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
               "metric": t.metric, "id": inp.config["task"]},
         training=inp.training, steps_per_epoch=inp.steps_per_epoch, seeds=inp.seeds,
         peak_mode=inp.mode, peaks=sorted(p for p in peaks if p is not None),
-        peak_extensions=extensions, chunk_size=inp.chunk, study=o.study, target=inp.target,
+        peak_extensions=extensions, chunk_size=inp.chunk, study=o.study or STUDY, target=inp.target,
         rows=rows, order=labels, lr_find=lr_find, lr_find_seeds=lr_find_seeds,
         runs=len(planned), timing=clock.laps, verdict=verdict, baselines=baselines,
     )
+
+
+def summary_of(inp: _Inputs, planned: Sequence[Planned], stored: dict[str, Result],
+               labels: Sequence[str]) -> tuple[list[Row], dict[str, Any]]:
+    """The ranked rows of the stored runs among ``planned`` and the verdict on them
+    (:func:`~lrkit.experiment.verdict.judge_rows`: is there a winner?)."""
+    have = [p for p in planned if p.key in stored]
+    rows = summarize(have, stored, labels, inp.target)
+    verdict = judge_rows(rows, inp.task, [{**stored[p.key], "seed": p.seed} for p in have])
+    return rows, verdict
 
 
 def _centre_baselines(inp: _Inputs, peaks: Sequence[float | None], lr_find: LRFindResult | None,
@@ -350,89 +362,116 @@ def _centre_baselines(inp: _Inputs, peaks: Sequence[float | None], lr_find: LRFi
 def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool: Any,
            progress: Progress, clock: _Clock) -> tuple[list[Planned], list[float | None], int]:
     """Train the grid at ``peaks``, then at the peaks ``--peaks auto`` adds, storing every
-    chunk as soon as it is done. Returns the planned runs, every peak tried and the
-    number of extensions."""
+    chunk in one transaction as soon as it is done, before it counts (and is noted).
+    Returns the planned runs, every peak tried and the number of extensions."""
     done = store.load()
-    labels = [c.label for c in inp.candidates]
     planned: list[Planned] = []
     n = inp.training.steps
     peaks = list(peaks)
     stage, new = 0, list(peaks)
-    writer = store.writer()
 
     def on_done(runs: Sequence[Planned], results: list[Result]) -> None:
-        for p, res in zip(runs, results):
-            if p.key not in done:
-                writer.put(p.record(inp.task.name, inp.config), res)
-                done[p.key] = res
+        fresh = [(p, res) for p, res in zip(runs, results) if p.key not in done]
+        store.put_many([(p.record(inp.task.name, inp.config), res) for p, res in fresh])
+        for p, res in fresh:  # counted only once durable
+            done[p.key] = res
+        progress.note(stored_line(len(runs), len(fresh), len(done)))
 
-    try:
-        while new:
-            grid = plan(inp.candidates, new, inp.seeds, n, inp.config)
-            planned += grid
-            todo = [c for c in chunked(grid, inp.chunk) if any(p.key not in done for p in c)]
-            keys = {p.key for p in grid}
-            if stored := len(keys & set(done)):
-                at = f"at peaks {_peaks_text(new)} " if stage else ""
-                progress.note(f"resuming: {stored} of {len(keys)} runs {at}already stored in {url}")
-            name = "training" if stage == 0 else f"peak {_peaks_text(new)}"
-            advance = per_run(progress.phase(name, sum(len(c) for c in todo)), n)
-            with user_code(inp.ref):
-                run_grid(inp.ref, todo, inp.training.kwargs(), on_done, jobs=inp.jobs,
-                         progress=advance, pool=pool)
-            stage += 1
-            new = []
-            if inp.mode == "auto" and stage <= MAX_EXTEND:
-                rows = summarize(planned, done, labels, inp.target)
-                # a baseline's best rate, read back as the grid peak it was tried at
-                grid_peak = {(c.label, c.rate(p)): p for c in inp.candidates for p in peaks
-                             if p is not None}
-                new = list(extend_peaks((grid_peak.get((r.label, r.best_peak), r.best_peak)
-                                         for r in rows), peaks))
-                peaks += new
-        clock.lap("training")
-    finally:
-        writer.close()  # what finished is stored, even if a later chunk failed
-    clock.lap("storing (after training)")
+    while new:
+        grid = plan(inp.candidates, new, inp.seeds, n, inp.config)
+        planned += grid
+        todo = [c for c in chunked(grid, inp.chunk) if any(p.key not in done for p in c)]
+        keys = {p.key for p in grid}
+        if stored := len(keys & set(done)):
+            at = f"at peaks {_peaks_text(new)} " if stage else ""
+            progress.note(f"resuming: {stored} of {len(keys)} runs {at}already stored in {url}")
+        name = "training" if stage == 0 else f"peak {_peaks_text(new)}"
+        advance = per_run(progress.phase(name, sum(len(c) for c in todo)), n)
+        with user_code(inp.ref):
+            run_grid(inp.ref, todo, inp.training.kwargs(), on_done, jobs=inp.jobs,
+                     progress=advance, pool=pool)
+        stage += 1
+        new = []
+        if inp.mode == "auto" and stage <= MAX_EXTEND:
+            new = list(next_peaks(inp, planned, done, peaks))
+            peaks += new
+    clock.lap("training")
     return planned, peaks, stage - 1
+
+
+def stored_line(trained: int, new: int, where: int | str) -> str:
+    """The note after a chunk is durable in the store: ``stored R runs (T in the store)``
+    (or ``(chunk ID)``), or ``stored R of K runs`` when some of the chunk were stored
+    already (by another worker).
+
+    >>> stored_line(35, 35, 70), stored_line(35, 30, "chunk c0.3")
+    ('stored 35 runs (70 in the store)', 'stored 30 of 35 runs (chunk c0.3)')
+    """
+    what = f"{new} runs" if new == trained else f"{new} of {trained} runs"
+    return f"stored {what} ({where if isinstance(where, str) else f'{where} in the store'})"
+
+
+def next_peaks(inp: _Inputs, planned: Sequence[Planned], done: dict[str, Result],
+               peaks: Sequence[float | None]) -> list[float | None]:
+    """``--peaks auto`` after a stage: the peaks to add beyond the grid's edges (none when
+    no schedule's best peak is at an edge; see :func:`~lrkit.experiment.grid.extend_peaks`).
+    A baseline's best rate is read back as the grid peak it was tried at."""
+    labels = [c.label for c in inp.candidates]
+    rows = summarize(planned, done, labels, inp.target)
+    grid_peak = {(c.label, c.rate(p)): p for c in inp.candidates for p in peaks
+                 if p is not None}
+    return list(extend_peaks((grid_peak.get((r.label, r.best_peak), r.best_peak)
+                              for r in rows), peaks))
 
 
 def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: Store,
                progress: Progress, method: str | None = None) -> LRFindResult:
     """The range test for ``--peaks auto`` (``RANGE_TEST``, its suggestion rule ``method``
     if given), run once per task and training config and kept in the study (a rerun
-    reuses it, so a resumed comparison tries the same peaks)."""
-    from .lr_find import find_lr_task
-
+    reuses it, so a resumed comparison tries the same peaks; another ``method`` picks
+    again from the same sweep)."""
     method = RANGE_TEST["suggestion"] if method is None else method
     seeds = list(seeds)
-    setup = {k: v for k, v in config.items() if k != "steps"}  # the sweep has its own length
-    sweep = {k: v for k, v in RANGE_TEST.items() if k != "suggestion"}
-    name = "lr_find:" + hashlib.sha256(
-        json.dumps({"config": setup, "seeds": seeds, "recipe": RECIPE, "sweep": sweep},
-                   sort_keys=True).encode()
-    ).hexdigest()[:16]
-    cached = store.get_note(name)
-    if isinstance(cached, dict) and "suggestion" in cached:
-        res = LRFindResult.from_dict(cached)
-    elif getattr(task, "framework", "torch") == "keras":  # lrkit.keras.find_lr, first seed
-        from .keras_task import range_test as keras_range_test
+    res = cached_range_test(config, seeds, store)
+    if res is None:
+        sweep = {k: v for k, v in RANGE_TEST.items() if k != "suggestion"}
+        if getattr(task, "framework", "torch") == "keras":  # lrkit.keras.find_lr, first seed
+            from .keras_task import range_test as keras_range_test
 
-        res = keras_range_test(task, seeds[0], config["batch_size"],
+            res = keras_range_test(task, seeds[0], config["batch_size"],
+                                   **{**sweep, "suggestion": method})
+        else:
+            from .lr_find import find_lr_task
+
+            res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
+                               optimizer=config["optimizer"], momentum=config["momentum"],
+                               nesterov=config["nesterov"], weight_decay=config["weight_decay"],
+                               progress=steps_progress(progress, "range test"),
                                **{**sweep, "suggestion": method})
-        store.set_note(name, {**res.to_dict(), "seeds": seeds})
-    else:
-        res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
-                           optimizer=config["optimizer"], momentum=config["momentum"],
-                           nesterov=config["nesterov"], weight_decay=config["weight_decay"],
-                           progress=steps_progress(progress, "range test"),
-                           **{**sweep, "suggestion": method})
-        store.set_note(name, {**res.to_dict(), "seeds": seeds})
+        store.set_note(_lr_find_note(config, seeds), {**res.to_dict(), "seeds": seeds})
     res = res.choose(method)
     if not (math.isfinite(res.suggestion) and res.suggestion > 0):
         raise InputError(f"the range test found no usable learning rate (got "
                          f"{res.suggestion!r}); give --peaks explicitly")
     return res
+
+
+def _lr_find_note(config: dict[str, Any], seeds: Sequence[int]) -> str:
+    """The study note that keeps the range test of ``config`` and ``seeds``."""
+    setup = {k: v for k, v in config.items() if k != "steps"}  # the sweep has its own length
+    sweep = {k: v for k, v in RANGE_TEST.items() if k != "suggestion"}
+    return "lr_find:" + hashlib.sha256(json.dumps(
+        {"config": setup, "seeds": list(seeds), "recipe": RECIPE, "sweep": sweep},
+        sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_range_test(config: dict[str, Any], seeds: Sequence[int],
+                      store: Store) -> LRFindResult | None:
+    """The range test kept in the study for this config and seeds, or ``None``."""
+    cached = store.get_note(_lr_find_note(config, seeds))
+    if isinstance(cached, dict) and "suggestion" in cached:
+        return LRFindResult.from_dict(cached)
+    return None
 
 
 class _Clock:

@@ -201,7 +201,8 @@ def check_compare(o: Any) -> None:
     check_training(o)
     real("--target-acc", o.target_acc, 0.0, 1.0, low_open=True)
     real("--target-loss", o.target_loss, 0.0)
-    study_name(o.study)
+    if o.study is not None:  # None: the default name
+        study_name(o.study)
     if o.storage is not None and (not isinstance(o.storage, str) or not o.storage.strip()):
         raise InputError(f"--storage must be an Optuna storage URL, got {shown(o.storage)}")
     check_out(o.out)
