@@ -16,6 +16,18 @@ from ..experiment.queue import LEASE
 from . import main
 from .experiment import _Bars, write_outputs
 
+
+def _check(storage: str, study: str | None, out: str | None = None) -> None:
+    """The options every command here shares, checked before the storage is opened."""
+    from ..experiment.options import check_out, study_name
+    from ..experiment.storage import check_form
+
+    check_form(storage)
+    if study is not None:
+        study_name(study)
+    if out is not None:  # made when the report is written
+        check_out(out, make=False)
+
 _STORAGE = click.option("--storage", required=True, metavar="URL",
                         help="the comparison's storage: postgresql://USER:PW@HOST/DB or "
                              "journal:///ABS/PATH.log")
@@ -46,7 +58,13 @@ def worker_cmd(storage: str, study: str | None, out: str, device: str | None, le
     lrkit worker --storage postgresql://lrkit:PW@db.example/lrkit
     """
     from ..experiment.distributed import Comparison
+    from ..experiment.queue import check_lease
+    from ..experiment.trainer import check_device
 
+    check_lease(lease)
+    if device is not None:
+        check_device(device)
+    _check(storage, study, out)
     t0 = time.perf_counter()
     import torch
 
@@ -73,6 +91,7 @@ def status_cmd(storage: str, study: str | None, as_json: bool) -> None:
     """
     from ..experiment.distributed import status
 
+    _check(storage, study)
     st = status(storage, study)
     if as_json:
         click.echo(json.dumps(st, indent=2, sort_keys=True))
@@ -101,6 +120,7 @@ def report_cmd(storage: str, study: str | None, out: str, as_json: bool, quiet: 
     """
     from ..experiment.distributed import Comparison
 
+    _check(storage, study, out)
     t0 = time.perf_counter()
     with _Bars(True) as bars:
         bars.quiet = quiet

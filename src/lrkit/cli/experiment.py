@@ -23,7 +23,7 @@ from ..experiment.grid import parse_seeds
 from ..experiment.lr_find import SUGGESTIONS
 from ..experiment.options import check_find_lr, check_nesterov
 from ..experiment.progress import steps_progress
-from ..experiment.queue import LEASE
+from ..experiment.queue import LEASE, check_lease
 from ..experiment.runner import TaskRef
 from . import Interrupted, main
 
@@ -216,6 +216,7 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     """
 
     t0 = time.perf_counter()
+    check_lease(lease)
     _cwd_importable()
     opts = Options(
         task=task, data=data, target=target, schedules=[*schedules, *specs], epochs=epochs,

@@ -77,7 +77,7 @@ def stream_seed(seed: int, key: int) -> int:
     return (int(state[0]) << 32 | int(state[1])) & 0x7FFFFFFFFFFFFFFF
 
 
-_RNG_LOCK = threading.RLock()  # one generator per process: one seeded block at a time
+RNG_LOCK = threading.RLock()  # one generator per process: one seeded block at a time
 
 
 @contextlib.contextmanager
@@ -86,7 +86,7 @@ def seeded(seed: int, key: int, device: torch.device) -> Iterator[None]:
     :func:`stream_seed`; the caller's generator state is restored afterwards. Threads
     (``compare --jobs``) take turns: the generator is the process's."""
     devices = [] if device.type != "cuda" else [device.index or 0]
-    with _RNG_LOCK, torch.random.fork_rng(devices=devices, device_type=device.type
+    with RNG_LOCK, torch.random.fork_rng(devices=devices, device_type=device.type
                                if device.type != "cpu" else "cuda"):
         s = stream_seed(seed, key)
         torch.default_generator.manual_seed(s)

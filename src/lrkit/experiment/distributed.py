@@ -48,7 +48,7 @@ from .compare import (
 )
 from .grid import Planned, chunked, plan
 from .progress import Progress
-from .queue import GRID, WORK, Queue, pick, queue_name
+from .queue import GRID, WORK, Queue, check_lease, pick, queue_name
 from .recipe import MAX_EXTEND, RANGE_TEST_SEEDS, TRAINING
 from .runner import run_grid, user_code
 from .store import Store
@@ -349,8 +349,7 @@ def _ready(stage: int, trials: Sequence[Any], complete: set[str]) -> bool:
 def _open(url: str, lease: float) -> Any:
     from .storage import open_storage
 
-    if not lease > 0 or lease != lease or lease == float("inf"):
-        raise InputError(f"--lease must be a positive number of seconds, got {lease!r}")
+    lease = check_lease(lease)
     return open_storage(url, heartbeat=max(1.0, lease / 5), grace=lease)
 
 

@@ -164,15 +164,18 @@ def peaks_text(text: Any) -> None:
         raise InputError(f"--peaks must list at most {MAX_PEAKS} peaks, got {len(items)}")
 
 
-def check_out(out: Any, name: str = "--out") -> str:
+def check_out(out: Any, name: str = "--out", make: bool = True) -> str:
     """Make the folder ``out`` (and its parents) if needed and prove it writable by
-    creating and removing a file in it; else an ``InputError`` saying why."""
+    creating and removing a file in it; else an ``InputError`` saying why. With
+    ``make=False``, only refuse a path that is not a folder (nothing is written)."""
     if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
         raise InputError(f"{name} must be a folder's path, got {shown(out)}")
     path = os.fspath(out)
     if os.path.exists(path) and not os.path.isdir(path):
         raise InputError(f"{name} {path!r} is a file, not a folder; give a folder for the "
                          "outputs")
+    if not make:
+        return path
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".lrkit-probe-", dir=path)
@@ -203,8 +206,10 @@ def check_compare(o: Any) -> None:
     real("--target-loss", o.target_loss, 0.0)
     if o.study is not None:  # None: the default name
         study_name(o.study)
-    if o.storage is not None and (not isinstance(o.storage, str) or not o.storage.strip()):
-        raise InputError(f"--storage must be an Optuna storage URL, got {shown(o.storage)}")
+    if o.storage is not None:  # its form (the driver, a journal's absolute path), no I/O
+        from .storage import check_form
+
+        check_form(o.storage)
     check_out(o.out)
 
 

@@ -52,6 +52,18 @@ LEASE = 30.0
 """Seconds without a heartbeat after which a claimed item is given back (``--lease``)."""
 
 
+def check_lease(lease: Any) -> float:
+    """``lease`` as seconds, or an ``InputError`` unless it is a finite number > 0.
+
+    >>> check_lease(30)
+    30.0
+    """
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not (
+            0 < lease < float("inf")):
+        raise InputError(f"--lease must be a positive number of seconds, got {lease!r}")
+    return float(lease)
+
+
 def queue_name(study: str) -> str:
     """The queue study's name for the comparison study ``study``.
 

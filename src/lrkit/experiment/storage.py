@@ -68,6 +68,15 @@ def shown_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(url))
 
 
+def check_form(url: str) -> str:
+    """``url``'s kind (:func:`kind`), a journal's path checked too (:func:`journal_path`):
+    what can be refused before anything is opened or written."""
+    k = kind(url)
+    if k == "journal":
+        journal_path(url)
+    return k
+
+
 def journal_path(url: str) -> str:
     """The absolute file path of a ``journal:///ABS/PATH`` URL."""
     path = url.strip()[len(_JOURNAL):]

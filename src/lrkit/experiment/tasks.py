@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .batched import BatchedModel
+from .batched import RNG_LOCK, BatchedModel
 from .recipe import TRAINING
 
 Data = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -147,7 +147,8 @@ class Task:
 
     def build(self, seed: int) -> nn.Module:
         """A fresh module for one run, initialised from ``seed``."""
-        with torch.random.fork_rng(devices=[]):
+        # threads (compare --jobs) take turns: the generator is the process's
+        with RNG_LOCK, torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)  # CPU only: no lazy CUDA/XPU seeding
             if self.init == "construct":
                 return self.make_model()
