@@ -9,7 +9,7 @@ import click
 
 from ..experiment import recipe
 from ..experiment.families import FAMILIES, FAMILY
-from ..experiment.tune import HEARTBEAT, TRIALS, TuneOptions, run_tune, top_table
+from ..experiment.tune import HEARTBEAT, TRIALS, TuneOptions, prepare, run_tune, top_table
 from . import main
 from .experiment import _Bars, _optim_options, _task_options
 
@@ -85,8 +85,9 @@ def tune_cmd(task: str | None, data: str | None, target: str | None, batch_size:
         command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])
         if len(sys.argv) > 1 and sys.argv[1] == "tune" else None,
     )
+    search = prepare(opts)  # bad input fails here, before any progress bar
     with _Bars(quiet) as bars:
-        result = run_tune(opts, bars)
+        result = run_tune(search, bars)
     from ..experiment import tune_report as rep
 
     paths = rep.write_results(result, out) if out is not None else None

@@ -18,7 +18,9 @@ the default compare shapes that win most often: ``cosine`` (no warm-up,
 
 ``cosine`` is ``warmup(cosine(init=P, steps=N, end=E*P), warmup_steps=W*N)``;
 ``one-cycle`` is ``one_cycle(peak=P, steps=N, up_frac=U, div=V, final_div=F,
-shape=S)``. The peak's range is not the family's: ``lrkit tune`` sets it.
+shape=S)`` (its top, at ``t = U*N``, may fall between two steps, so its largest value
+over the steps can be a little below ``P``). The peak's range is not the family's:
+``lrkit tune`` sets it.
 
 >>> fam = FAMILIES["wsd"]
 >>> fam.build({"peak": 0.1, "warmup_frac": 0.05, "decay_frac": 0.2, "end_frac": 0.0,

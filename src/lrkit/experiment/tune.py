@@ -39,6 +39,7 @@ with a message saying what differs, so two searches never mix.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -46,7 +47,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -152,6 +153,7 @@ class TuneResult:
     trials: list[TrialResult]
     trained_here: list[int]  # the trial numbers this worker trained
     task_args: str = ""  # the task and training options given, as CLI options
+    worker: str = ""  # this worker: host:pid
     seconds: float = 0.0
     version: str = __version__
 
@@ -175,34 +177,56 @@ class TuneResult:
                            "peak_range": list(self.peak_range)},
                 "best": self.best.to_dict() if self.trials else None,
                 "rerun": self.rerun() if self.trials else None,
-                "trials": [t.to_dict() for t in self.trials]}
+                "trials": [t.to_dict() for t in self.trials],
+                "this_worker": {"id": self.worker, "trained": self.trained_here}}
 
 
 # -- the search --------------------------------------------------------------------------------
 
 
-def run_tune(o: TuneOptions, progress: Progress | None = None) -> TuneResult:
-    """Run (or join, or resume) the search; see the module docstring. Torch runs on one
-    thread, as in compare."""
-    import warnings
+def prepare(o: TuneOptions) -> Search:
+    """Check every input of ``o`` and load the task (nothing is opened or stored yet); bad
+    input raises :class:`~lrkit.InputError`."""
+    return Search(o)
 
+
+def run_tune(o: TuneOptions | Search, progress: Progress | None = None) -> TuneResult:
+    """Run (or join, or resume) the search (``o``: options, or :func:`prepare`'s result);
+    see the module docstring. Torch runs on one thread, as in compare."""
     import torch
-    from optuna.exceptions import ExperimentalWarning
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return _Search(o, progress or Silent()).run()
+        with _quiet():
+            search = o if isinstance(o, Search) else Search(o)
+            return search.run(progress or Silent())
     finally:
         torch.set_num_threads(threads)
 
 
-class _Search:
-    def __init__(self, o: TuneOptions, progress: Progress) -> None:
-        self.t0 = time.perf_counter()
-        self.o, self.progress = o, progress
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Optuna's warnings about what lrkit does on purpose: heartbeats and their retry
+    callback are "experimental" (since Optuna 2.9), and lrkit beats for the trials it
+    claims itself (it asks and tells; there is no ``optimize()``)."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
+        warnings.filterwarnings("ignore", "`failed_trial_callback` has been deprecated")
+        yield
+
+
+class Search:
+    """One worker's part of a search: the checked inputs (:func:`prepare`), then
+    :meth:`run`."""
+
+    def __init__(self, o: TuneOptions) -> None:
+        self.o = o
         self.family = get_family(o.family)
         self.trials = integer("lrkit tune", "--trials", o.trials)
         self.heartbeat = integer("lrkit tune", "--heartbeat", o.heartbeat)
@@ -225,6 +249,9 @@ class _Search:
                  "space": self.family.describe(), "peaks": o.peaks}
         self.setup = setup
         self.name = o.study or _study_name(self.inp.task.name, self.family.name, setup)
+        with _quiet():
+            self.study = self._open()
+        self.have = self._check(self.study)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -246,8 +273,8 @@ class _Search:
     def _rdb(self) -> bool:
         return kind(self.url) != "journal"
 
-    def _peak_range(self, study: Any) -> tuple[float, float]:
-        """The setup check, and the peak range (the study's, else found and recorded)."""
+    def _check(self, study: Any) -> dict[str, Any] | None:
+        """The study's setup (None: a new study); a different one is refused."""
         have = study.user_attrs.get(SETUP)
         if have is None and study.get_trials(deepcopy=False):
             raise InputError(f"study {self.name!r} in {shown_url(self.url)!r} holds "
@@ -261,6 +288,13 @@ class _Search:
                     f"study {self.name!r} is a search with a different setup ("
                     + "; ".join(f"{k}: {_short(have.get(k))} there, {_short(self.setup.get(k))}"
                                 f" here" for k in diff) + "); give another --study")
+        return cast("dict[str, Any] | None", have)
+
+    def _peak_range(self, study: Any) -> tuple[float, float]:
+        """The peak range: the study's, else found (``--peaks auto``: the range test) and
+        recorded with the setup."""
+        have = self.have
+        if have is not None:
             lo, hi = have["peak_range"]
             return float(lo), float(hi)
         if self.peak_mode is None:
@@ -276,11 +310,13 @@ class _Search:
 
     # -- the loop --------------------------------------------------------------------------
 
-    def run(self) -> TuneResult:
+    def run(self, progress: Progress) -> TuneResult:
+        """Open the study, claim and train batches until it holds the budget."""
         import optuna
         from optuna.trial import TrialState
 
-        study = self._open()
+        self.t0, self.progress = time.perf_counter(), progress
+        study = self.study
         self.peaks = self._peak_range(study)
         space = [*self.family.params, Param("peak", "the largest learning rate",
                                             self.peaks[0], self.peaks[1], log=True)]
@@ -290,7 +326,7 @@ class _Search:
                 optuna.storages.fail_stale_trials(study)
             states = [t.state for t in study.get_trials(deepcopy=False)]
             done = states.count(TrialState.COMPLETE)
-            busy = states.count(TrialState.RUNNING) + states.count(TrialState.WAITING)
+            busy = states.count(TrialState.RUNNING)  # WAITING ones (retries) are to claim
             if done >= self.trials:
                 break
             k = min(self.batch, self.trials - done - busy)
@@ -367,7 +403,7 @@ class _Search:
                   "metric": task.metric, "id": self.inp.config["task"]},
             settings=self.inp.training.settings(), seeds=list(self.inp.seeds),
             peak_range=self.peaks, trials=out, trained_here=trained,
-            task_args=_task_args(self.o),
+            task_args=_task_args(self.o), worker=self.worker,
             seconds=time.perf_counter() - self.t0)
 
 
