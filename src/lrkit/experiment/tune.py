@@ -79,6 +79,8 @@ HEARTBEAT = 10
 GRACE_FACTOR = 3
 #: a trial given up as stale is enqueued again at most this many times
 MAX_RETRY = 3
+#: tries to open a storage whose tables another worker is creating at the same moment
+OPEN_TRIES = 5
 #: seconds a worker waits, when the budget is claimed by others, before looking again
 POLL = 1.0
 TRIALS = 40
@@ -258,9 +260,20 @@ class Search:
     def _open(self) -> Any:
         import optuna
 
-        self.storage = open_storage(
-            self.url, self.heartbeat if self._rdb else None, self.grace if self._rdb else None,
-            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+        for attempt in range(OPEN_TRIES):
+            try:
+                self.storage = open_storage(
+                    self.url, self.heartbeat if self._rdb else None,
+                    self.grace if self._rdb else None,
+                    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+                break
+            except InputError as e:
+                # workers started together on an empty database race to create Optuna's
+                # tables; the loser sees "already exists" and opens them on a second try
+                if attempt + 1 == OPEN_TRIES or not any(
+                        w in str(e) for w in ("already exists", "duplicate key")):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         try:
             study = optuna.create_study(storage=self.storage, study_name=self.name,
                                         direction="minimize", load_if_exists=True)
