@@ -5,8 +5,10 @@
 
 1. ``lrkit compare --task T --steps S -j 2 --chunk-size 27`` (the default 7 shapes,
    ``--peaks auto``): its winner and the number of runs R it trained.
-2. ``lrkit tune`` on the same task, steps and seeds with the same budget: ``R / seeds``
-   trials (default; ``--trials`` overrides), TPE seed 0, one worker.
+2. ``lrkit tune -j 2`` on the same task, steps and seeds with the same budget: ``R / seeds``
+   trials (default; ``--trials`` overrides), TPE seed 0, one worker; twice: with the warm
+   start (the default: the first trials are the default compare shapes the family holds)
+   and without it (``--no-warm-start``: TPE alone).
 3. Both winners are trained again on ``--fresh`` seeds neither search saw (seeds
    ``seeds .. seeds + fresh - 1``), with ``lrkit compare "SPEC" --peaks spec``: a search
    that only found a lucky seed draw shows here. The paired difference (tune - compare,
@@ -20,6 +22,7 @@ over the search seeds and over the fresh seeds, runs trained, wall time, and
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tempfile
 import time
@@ -57,18 +60,18 @@ def main() -> None:
     win = cmp.rows[0]
     trials = a.trials or max(1, cmp.runs // a.seeds)
 
-    t0 = time.perf_counter()
-    tun = run_tune(TuneOptions(task=a.task, steps=a.steps, seeds=seeds, trials=trials,
-                               family=a.family, out=os.path.join(work, "tune")))
-    t_tune = time.perf_counter() - t0
-    best = tun.best
+    tunes = {}
+    for warm in (True, False):
+        t0 = time.perf_counter()
+        tun = run_tune(TuneOptions(Options(task=a.task, steps=a.steps, seeds=seeds),
+                                   trials=trials, family=a.family, jobs=2, warm_start=warm,
+                                   out=os.path.join(work, f"tune-{warm}")))
+        tunes[warm] = (tun, time.perf_counter() - t0)
     if a.out:
-        write_results(tun, a.out)
+        write_results(tunes[True][0], a.out)
 
     fresh = list(range(a.seeds, a.seeds + a.fresh))
     f_cmp = _fresh(a.task, win.schedule, a.steps, fresh, os.path.join(work, "fresh-c"))
-    f_tune = _fresh(a.task, best.spec, a.steps, fresh, os.path.join(work, "fresh-t"))
-    d = paired(f_tune, f_cmp)
 
     def ci(m: object) -> str:
         mean, half = getattr(m, "mean", None), getattr(m, "ci", None)
@@ -77,20 +80,28 @@ def main() -> None:
         return f"{mean:.4f}" + (f" ± {half:.4f}" if half is not None else "")
 
     print(f"task {a.task}, {a.steps} steps, search seeds 0..{a.seeds - 1}, "
-          f"fresh seeds {fresh[0]}..{fresh[-1]}")
-    print(f"{'':28} {'compare (7 default shapes)':>32} {'tune (' + a.family + ')':>32}")
-    print(f"{'winner':28} {win.label:>32} {'trial ' + str(best.number):>32}")
-    print(f"{'val loss, search seeds':28} {ci(win.val_loss):>32} "
-          f"{ci(mean_ci(best.losses)):>32}")
-    print(f"{'val loss, fresh seeds':28} {ci(mean_ci(f_cmp.values())):>32} "
-          f"{ci(mean_ci(f_tune.values())):>32}")
-    print(f"{'runs trained':28} {cmp.runs:>32} {len(tun.trials) * a.seeds:>32}")
-    print(f"{'wall time (s)':28} {t_cmp:>32.1f} {t_tune:>32.1f}")
-    ratio = (best.value / win.score) if win.score else float("nan")
-    print(f"tune / compare: val loss (search seeds) {ratio:.3f}x, wall time "
-          f"{t_tune / t_cmp:.2f}x; fresh seeds, tune - compare paired: {ci(d)}")
-    print(f"compare winner: {win.schedule}")
-    print(f"tune winner:    {best.spec}")
+          f"fresh seeds {fresh[0]}..{fresh[-1]}, tune family {a.family}, {trials} trials")
+    cols = {"compare -j 2 (7 defaults)": (win.label, win.val_loss, win.schedule, cmp.runs,
+                                        t_cmp, f_cmp)}
+    for warm, (tun, secs) in tunes.items():
+        best = tun.best
+        f = _fresh(a.task, best.spec, a.steps, fresh, os.path.join(work, f"fresh-{warm}"))
+        cols["tune -j 2" + ("" if warm else " --no-warm-start")] = (
+            f"trial {best.number}", mean_ci(best.losses), best.spec,
+            len(tun.trials) * a.seeds, secs, f)
+    print(f"{'':24}" + "".join(f"{k:>34}" for k in cols))
+    rows = [("winner", lambda c: c[0]), ("val loss, search seeds", lambda c: ci(c[1])),
+            ("val loss, fresh seeds", lambda c: ci(mean_ci(c[5].values()))),
+            ("runs trained", lambda c: str(c[3])), ("wall time (s)", lambda c: f"{c[4]:.1f}")]
+    for name, get in rows:
+        print(f"{name:24}" + "".join(f"{get(c):>34}" for c in cols.values()))
+    for k, c in list(cols.items())[1:]:
+        ratio = c[1].mean / win.val_loss.mean if c[1].mean and win.val_loss.mean else math.nan
+        print(f"{k} / compare: val loss (search seeds) {ratio:.3f}x, wall time "
+              f"{c[4] / t_cmp:.2f}x; fresh seeds, tune - compare paired: "
+              f"{ci(paired(c[5], f_cmp))}")
+    for k, c in cols.items():
+        print(f"{k}: {c[2]}")
 
 
 if __name__ == "__main__":

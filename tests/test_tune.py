@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import lrkit
 from lrkit.cli import run
 from lrkit.experiment.candidates import Candidate
+from lrkit.experiment.compare import Options
 from lrkit.experiment.families import FAMILIES, get_family
 from lrkit.experiment.recipe import DEFAULT_SHAPES
 from lrkit.experiment.storage import normalise
@@ -32,9 +33,8 @@ TINY = ["--task", "digits-mlp", "--steps", "30", "--seeds", "2", "--trials", "4"
 
 
 def _opts(url: str, **kw) -> TuneOptions:
-    base = {"task": "digits-mlp", "steps": 30, "seeds": 2, "trials": 4, "batch": 2,
-            "peaks": "0.01,1", "storage": url, "study": "s"}
-    return TuneOptions(**{**base, **kw})
+    base = {"trials": 4, "batch": 2, "peaks": "0.01,1", "storage": url, "study": "s"}
+    return TuneOptions(Options(task="digits-mlp", steps=30, seeds=2), **{**base, **kw})
 
 
 # -- the families ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..experiment import recipe
+from ..experiment.compare import Options
 from ..experiment.families import FAMILIES, FAMILY
 from ..experiment.tune import HEARTBEAT, TRIALS, TuneOptions, prepare, run_tune, top_table
 from . import main
@@ -25,6 +26,11 @@ _FAMILIES = "; ".join(f"{name}: {fam.describe()}" for name, fam in FAMILIES.item
 @click.option("--batch", type=int, default=None, metavar="K",
               help=f"trials trained together as one batched model (K x seeds runs)  "
                    f"[default: {recipe.CHUNK} // seeds]")
+@click.option("--jobs", "-j", type=int, default=1, show_default=True,
+              help="batched models trained at once, on threads (one torch thread each)")
+@click.option("--warm-start/--no-warm-start", default=True, show_default=True,
+              help="a new search starts from the default compare shapes the family holds, "
+                   "at the peak range's centre x 1/2, 1, 2")
 @click.option("--peaks", default="auto", show_default=True,
               help="the peak's log range: auto (the range test's suggestion /16 .. x16) or "
                    "LO,HI")
@@ -54,7 +60,8 @@ _FAMILIES = "; ".join(f"{name}: {fam.describe()}" for name, fam in FAMILIES.item
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
 def tune_cmd(task: str | None, data: str | None, target: str | None, batch_size: int | None,
              device: str | None, quiet: bool, family: str, trials: int, batch: int | None,
-             peaks: str, epochs: int | None, steps: int | None, eval_every: int | None,
+             jobs: int, warm_start: bool, peaks: str, epochs: int | None, steps: int | None,
+             eval_every: int | None,
              seeds: str | None, optimizer: str | None, momentum: float | None,
              nesterov: bool | None, weight_decay: float | None,
              betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
@@ -75,11 +82,14 @@ def tune_cmd(task: str | None, data: str | None, target: str | None, batch_size:
     lrkit tune --storage postgresql://lrkit:PW@db/lrkit --study s1 --trials 200
     lrkit tune --storage journal:///shared/tune.log --study s1 --trials 100
     """
+    training = Options(
+        task=task, data=data, target=target, epochs=epochs, steps=steps, seeds=seeds,
+        batch_size=batch_size, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+        weight_decay=weight_decay, betas=betas, eps=eps, grad_clip=grad_clip,
+        eval_every=eval_every, device=device)
     opts = TuneOptions(
-        task=task, data=data, target=target, family=family, trials=trials, batch=batch,
-        peaks=peaks, epochs=epochs, steps=steps, seeds=seeds, batch_size=batch_size,
-        optimizer=optimizer, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-        betas=betas, eps=eps, grad_clip=grad_clip, eval_every=eval_every, device=device,
+        training=training, family=family, trials=trials, batch=batch, peaks=peaks, jobs=jobs,
+        warm_start=warm_start,
         storage=storage, study=study, out=out or recipe.OUT, seed=seed, heartbeat=heartbeat,
         grace=grace,
         command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])

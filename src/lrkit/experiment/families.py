@@ -69,12 +69,15 @@ class Param:
 
 @dataclass(frozen=True)
 class Family:
-    """A schedule template: ``build(params, n)`` is the schedule of a trial."""
+    """A schedule template: ``build(params, n)`` is the schedule of a trial. ``starts``
+    are the points (all params but the peak) of the default compare shapes it holds,
+    where a new search begins."""
 
     name: str
     template: str
     params: tuple[Param, ...]
     make: Callable[[Mapping[str, Any], int], Schedule]
+    starts: tuple[dict[str, Any], ...] = ()
 
     def build(self, params: Mapping[str, Any], n: int) -> Schedule:
         """The schedule for ``n`` steps at ``params`` (which hold ``peak`` too)."""
@@ -129,17 +132,19 @@ FAMILIES: dict[str, Family] = {
         (_WARMUP, Param("decay_frac", "the decay's share of the run after the warm-up",
                         0.05, 1.0, 0.05),
          Param("shape", "the decay's curve", choices=("linear", "cosine", "1-sqrt")), _END),
-        _wsd),
+        _wsd,
+        ({"warmup_frac": 0.05, "decay_frac": 0.2, "shape": "1-sqrt", "end_frac": 0.0},
+         {"warmup_frac": 0.0, "decay_frac": 1.0, "shape": "cosine", "end_frac": 0.0})),
     "cosine": Family(
         "cosine", "warmup(cosine(init=P, steps=N, end=E*P), warmup_steps=W*N)",
-        (_WARMUP, _END), _cosine),
+        (_WARMUP, _END), _cosine, ({"warmup_frac": 0.0, "end_frac": 0.0},)),
     "one-cycle": Family(
         "one-cycle", "one_cycle(peak=P, steps=N, up_frac=U, div=V, final_div=F, shape=S)",
         (Param("up_frac", "the rise's share of the run", 0.05, 0.5, 0.05),
          Param("div", "it starts at peak / div", 1.0, 100.0, log=True),
          Param("final_div", "it ends at peak / div / final_div", 1.0, 1e4, log=True),
          Param("shape", "the curve of both halves", choices=("cosine", "linear"))),
-        _one_cycle),
+        _one_cycle, ({"up_frac": 0.3, "div": 25.0, "final_div": 1e4, "shape": "cosine"},)),
 }
 #: the family searched when none is given
 FAMILY = "wsd"

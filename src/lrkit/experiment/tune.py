@@ -48,7 +48,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from .._check import integer
@@ -59,12 +59,13 @@ from .candidates import round_sig
 from .compare import Options, _inputs, range_test
 from .families import FAMILY, Family, Param, get_family
 from .floats import json_float
-from .progress import Progress, Silent
+from .grid import Planned
+from .progress import Progress, Silent, per_run
 from .recipe import CHUNK, OUT, RANGE_TEST_SEEDS
-from .runner import train_chunk, user_code
+from .runner import make_pool, run_grid, user_code
 from .stats import mean_ci
 from .storage import kind, open_storage, shown_url, why
-from .store import Store
+from .store import Result, Store
 
 #: the study attribute holding the search's setup
 SETUP = "lrkit-tune"
@@ -79,6 +80,8 @@ HEARTBEAT = 10
 GRACE_FACTOR = 3
 #: a trial given up as stale is enqueued again at most this many times
 MAX_RETRY = 3
+#: the warm start: the default shapes at the peak range's centre times these
+START_FACTORS = (0.5, 1.0, 2.0)
 #: tries to open a storage whose tables another worker is creating at the same moment
 OPEN_TRIES = 5
 #: seconds a worker waits, when the budget is claimed by others, before looking again
@@ -90,30 +93,19 @@ TRIALS = 40
 class TuneOptions:
     """Everything ``lrkit tune`` takes (the CLI's options, one to one)."""
 
-    task: str | None = None
-    data: str | None = None
-    target: str | None = None
+    #: the task and how to train it, as ``lrkit compare`` takes them (task, data, target,
+    #: epochs/steps, seeds and the training settings; its grid options are not used)
+    training: Options = field(default_factory=Options)
     family: str = FAMILY
     trials: int = TRIALS
     batch: int | None = None  # trials per batched model; None: CHUNK // seeds
     peaks: str = "auto"  # "auto" or "LO,HI"
-    epochs: int | None = None
-    steps: int | None = None
-    seeds: int | str | Sequence[int] | None = None
-    batch_size: int | None = None
-    optimizer: str | None = None
-    momentum: float | None = None
-    nesterov: bool | None = None
-    weight_decay: float | None = None
-    betas: tuple[float, float] | None = None
-    eps: float | None = None
-    grad_clip: float | None = None
-    eval_every: int | None = None
-    device: str | None = None
     storage: str | None = None  # None: sqlite:///<out>/lrkit.db
     study: str | None = None  # None: derived from the setup
     out: str = OUT
     seed: int = 0
+    jobs: int = 1  # batched models trained at once, on threads (as compare's --jobs)
+    warm_start: bool = True  # start from the default compare shapes the family holds
     heartbeat: int = HEARTBEAT
     grace: int | None = None  # None: GRACE_FACTOR * heartbeat
     command: str | None = None
@@ -236,12 +228,8 @@ class Search:
                              else GRACE_FACTOR * self.heartbeat)
         self.seed = integer("lrkit tune", "--seed", o.seed, minimum=0)
         self.peak_mode = _parse_peak_range(o.peaks)
-        self.inp = _inputs(Options(
-            task=o.task, data=o.data, target=o.target, schedules=["constant"], peaks="1",
-            epochs=o.epochs, steps=o.steps, seeds=o.seeds, batch_size=o.batch_size,
-            optimizer=o.optimizer, momentum=o.momentum, nesterov=o.nesterov,
-            weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, grad_clip=o.grad_clip,
-            eval_every=o.eval_every, device=o.device))
+        self.inp = _inputs(replace(o.training, schedules=["constant"], peaks="1"))
+        self.jobs = integer("lrkit tune", "--jobs", o.jobs)
         self.batch = integer("lrkit tune", "--batch", o.batch if o.batch is not None
                              else max(1, CHUNK // len(self.inp.seeds)))
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -307,6 +295,7 @@ class Search:
         """The peak range: the study's, else found (``--peaks auto``: the range test) and
         recorded with the setup."""
         have = self.have
+        self.created = False
         if have is not None:
             lo, hi = have["peak_range"]
             return float(lo), float(hi)
@@ -319,14 +308,13 @@ class Search:
         else:
             lo, hi = self.peak_mode
         study.set_user_attr(SETUP, {**self.setup, "peak_range": [lo, hi]})
+        self.created = True
         return lo, hi
 
     # -- the loop --------------------------------------------------------------------------
 
     def run(self, progress: Progress) -> TuneResult:
         """Open the study, claim and train batches until it holds the budget."""
-        import optuna
-        from optuna.trial import TrialState
 
         self.t0, self.progress = time.perf_counter(), progress
         study = self.study
@@ -334,6 +322,21 @@ class Search:
         space = [*self.family.params, Param("peak", "the largest learning rate",
                                             self.peaks[0], self.peaks[1], log=True)]
         trained: list[int] = []
+        self._warm_start(study)
+        self.pool = make_pool(self.jobs) if self.jobs > 1 else None
+        try:
+            self._loop(study, space, trained)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        self.progress.note(f"{self.worker}: trained {len(trained)} trials of study "
+                           f"{self.name!r}")
+        return self._result(study, trained)
+
+    def _loop(self, study: Any, space: Sequence[Param], trained: list[int]) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
         while True:
             if self._rdb:
                 optuna.storages.fail_stale_trials(study)
@@ -342,23 +345,52 @@ class Search:
             busy = states.count(TrialState.RUNNING)  # WAITING ones (retries) are to claim
             if done >= self.trials:
                 break
-            k = min(self.batch, self.trials - done - busy)
+            k = min(self.batch * self.jobs, self.trials - done - busy)
             if k <= 0:
                 if self._rdb:  # others hold the rest of the budget: wait (they may die)
                     time.sleep(POLL)
                     continue
                 k = 1  # journal: a dead worker's RUNNING trials never come back
             trained += self._batch(study, space, k)
-        self.progress.note(f"{self.worker}: trained {len(trained)} trials of study "
-                           f"{self.name!r}")
-        return self._result(study, trained)
+
+    def _warm_start(self, study: Any) -> None:
+        """A new search (this worker recorded its setup) starts from the default compare
+        shapes its family holds (:data:`~lrkit.experiment.families.Family.starts`), each at
+        the centre of the peak range times ``START_FACTORS``: enqueued once, before any
+        other trial, so that the search never ends worse than those."""
+        if not (self.created and self.o.warm_start):
+            return
+        lo, hi = self.peaks
+        centre = math.sqrt(lo * hi)
+        for point in self.family.starts:
+            for f in START_FACTORS:
+                study.enqueue_trial({**point, "peak": min(hi, max(lo, centre * f))},
+                                    skip_if_exists=True)
 
     def _batch(self, study: Any, space: Sequence[Param], k: int) -> list[int]:
-        """Ask ``k`` trials, train them x seeds as one batched model, tell the results."""
+        """Ask ``k`` trials, train them x seeds in batched models of ``batch`` trials
+        (``jobs`` at a time), tell each result as soon as its model is done."""
         import optuna
 
-        asked: list[tuple[Any, Schedule]] = []
+        asked: dict[int, tuple[Any, Schedule]] = {}
+        told: list[int] = []
         beat = _Heartbeat(self.storage if self._rdb else None, self.heartbeat)
+        seeds = self.inp.seeds
+
+        def on_done(runs: Sequence[Planned], results: list[Result]) -> None:
+            for i in range(0, len(runs), len(seeds)):
+                number = int(runs[i].label)
+                trial, sched = asked.pop(number)
+                rec = _record(sched, seeds, results[i:i + len(seeds)], self.worker)
+                try:
+                    trial.set_user_attr(ATTR, rec)
+                    study.tell(trial, rec["value"])
+                except (RuntimeError, ValueError) as e:  # given up as stale meanwhile
+                    self.progress.note(f"trial {number} was given up as stale by another "
+                                       f"worker; its result is dropped ({e})")
+                    continue
+                told.append(number)
+
         try:
             for _ in range(k):
                 trial = study.ask()
@@ -366,32 +398,21 @@ class Search:
                 study.sampler = optuna.samplers.TPESampler(
                     seed=(self.seed * 1_000_003 + trial.number) % 2**32)
                 params = {p.name: _suggest(trial, p) for p in space}
-                asked.append((trial, self.family.build(params, self.inp.training.steps)))
-            seeds = self.inp.seeds
-            runs = [(f"{t.number}:{s}", sched, s) for t, sched in asked for s in seeds]
-            advance = self.progress.phase(f"trials {asked[0][0].number}-{asked[-1][0].number}",
-                                          len(runs))
-            n = self.inp.training.steps
+                asked[trial.number] = (trial, self.family.build(params, self.inp.training.steps))
+            plan = [Planned(f"{num}:{sd}", str(num), float(tr.params["peak"]), sd, sched)
+                    for num, (tr, sched) in asked.items() for sd in seeds]
+            chunks = [plan[i:i + self.batch * len(seeds)]
+                      for i in range(0, len(plan), self.batch * len(seeds))]
+            first, last = min(asked), max(asked)
+            advance = per_run(self.progress.phase(f"trials {first}-{last}", len(plan)),
+                              self.inp.training.steps)
             with user_code(self.inp.ref):
-                results = train_chunk(self.inp.ref, runs, self.inp.training.kwargs(),
-                                      lambda steps: advance(steps / n))
-            told: list[int] = []
-            for i, (trial, sched) in enumerate(asked):
-                mine = results[i * len(seeds):(i + 1) * len(seeds)]
-                rec = _record(sched, seeds, mine, self.worker)
-                try:
-                    trial.set_user_attr(ATTR, rec)
-                    study.tell(trial, rec["value"])
-                except (RuntimeError, ValueError) as e:  # given up as stale meanwhile
-                    self.progress.note(f"trial {trial.number} was given up as stale by "
-                                       f"another worker; its result is dropped ({e})")
-                    continue
-                told.append(trial.number)
-            asked = []
+                run_grid(self.inp.ref, chunks, self.inp.training.kwargs(), on_done,
+                         jobs=self.jobs, progress=advance, pool=self.pool)
             return told
         finally:
             beat.stop()
-            for trial, _ in asked:  # interrupted: hand back what was claimed
+            for trial, _ in asked.values():  # interrupted: hand back what was claimed
                 try:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 except Exception:  # noqa: BLE001, S110 - already finished or the store is gone
@@ -416,7 +437,7 @@ class Search:
                   "metric": task.metric, "id": self.inp.config["task"]},
             settings=self.inp.training.settings(), seeds=list(self.inp.seeds),
             peak_range=self.peaks, trials=out, trained_here=trained,
-            task_args=_task_args(self.o), worker=self.worker,
+            task_args=_task_args(self.o.training), worker=self.worker,
             seconds=time.perf_counter() - self.t0)
 
 
@@ -509,7 +530,7 @@ def _parse_peak_range(text: str) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _task_args(o: TuneOptions) -> str:
+def _task_args(o: Options) -> str:
     """The task and training options given (``--task digits-mlp --optimizer adam``), for
     the ``lrkit compare`` command that reruns a trial."""
     import shlex
