@@ -4,6 +4,7 @@ them killed with SIGKILL)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -32,9 +33,9 @@ TINY = ["--task", "digits-mlp", "--steps", "30", "--seeds", "2", "--trials", "4"
         "2", "--peaks", "0.01,1", "-q"]
 
 
-def _opts(url: str, **kw) -> TuneOptions:
+def _opts(url: str, steps: int = 30, **kw) -> TuneOptions:
     base = {"trials": 4, "batch": 2, "peaks": "0.01,1", "storage": url, "study": "s"}
-    return TuneOptions(Options(task="digits-mlp", steps=30, seeds=2), **{**base, **kw})
+    return TuneOptions(Options(task="digits-mlp", steps=steps, seeds=2), **{**base, **kw})
 
 
 # -- the families ---------------------------------------------------------------------------
@@ -124,11 +125,26 @@ def test_a_rerun_resumes_it_keeps_every_trial_and_trains_only_the_new_ones(tmp_p
     assert all(kept[t.number] == t.to_dict() for t in first.trials)
 
 
-def test_one_worker_is_reproducible(tmp_path):
-    a = run_tune(_opts(f"sqlite:///{tmp_path / 'a.db'}"))
-    b = run_tune(_opts(f"sqlite:///{tmp_path / 'b.db'}"))
-    assert [(t.number, t.spec, t.value) for t in a.trials] == [
-        (t.number, t.spec, t.value) for t in b.trials]
+def test_one_worker_is_reproducible_and_jobs_change_nothing(tmp_path):
+    a = run_tune(_opts(f"sqlite:///{tmp_path / 'a.db'}", trials=8))
+    b = run_tune(_opts(f"sqlite:///{tmp_path / 'b.db'}", trials=8, jobs=2))
+    assert [(t.number, t.spec, t.losses) for t in a.trials] == [
+        (t.number, t.spec, t.losses) for t in b.trials]
+
+
+def test_a_new_search_starts_at_the_default_shapes_and_tpe_alone_does_not(tmp_path):
+    warm = run_tune(_opts(f"sqlite:///{tmp_path / 'w.db'}", steps=40, trials=8))
+    by_number = sorted(warm.trials, key=lambda t: t.number)
+    p = [0.05, 0.1, 0.2]  # the centre of 0.01 .. 1 (0.1) times 1/2, 1, 2
+    want = [Candidate(c, lrkit.Shape(DEFAULT_SHAPES[c])).at(40, x)
+            for c in ("wsd", "cosine") for x in p]
+    for t, w in zip(by_number[:6], want):  # 40 steps: compare's N/20 and N/5 are whole
+        np.testing.assert_allclose(lrkit.parse(t.spec).values(40), w.values(40), rtol=1e-12)
+    cold = run_tune(_opts(f"sqlite:///{tmp_path / 'c.db'}", trials=2, warm_start=False))
+    assert {t.spec for t in cold.trials}.isdisjoint(t.spec for t in by_number[:6])
+    states = [t.state.name for t in optuna.load_study(
+        study_name="s", storage=f"sqlite:///{tmp_path / 'w.db'}").trials]
+    assert states == ["COMPLETE"] * 8
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -229,9 +245,10 @@ def test_a_sigkilled_worker_s_trial_is_retried_and_the_search_resumes(pg_url):
                 trials = _trials(pg_url)
             except Exception:  # noqa: BLE001 - the study does not exist yet
                 trials = []
+            old = datetime.datetime.now() - datetime.timedelta(seconds=0.3)
             if sum(t.state.name == "COMPLETE" for t in trials) >= 2 and any(
-                    t.state.name == "RUNNING" for t in trials):
-                break
+                    t.state.name == "RUNNING" and t.datetime_start < old for t in trials):
+                break  # a trial in training for 0.3 s: far from its end (300 steps)
             time.sleep(0.05)
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(timeout=30)

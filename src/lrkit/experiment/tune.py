@@ -362,10 +362,10 @@ class Search:
             return
         lo, hi = self.peaks
         centre = math.sqrt(lo * hi)
-        for point in self.family.starts:
-            for f in START_FACTORS:
-                study.enqueue_trial({**point, "peak": min(hi, max(lo, centre * f))},
-                                    skip_if_exists=True)
+        points = [{**point, "peak": min(hi, max(lo, centre * f))}
+                  for point in self.family.starts for f in START_FACTORS]
+        for point in points[:self.trials]:
+            study.enqueue_trial(point, skip_if_exists=True)
 
     def _batch(self, study: Any, space: Sequence[Param], k: int) -> list[int]:
         """Ask ``k`` trials, train them x seeds in batched models of ``batch`` trials
