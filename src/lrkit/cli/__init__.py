@@ -1,7 +1,8 @@
 """The ``lrkit`` command.
 
 Sub-commands live in modules of this package, one family each
-(``schedules``: plot/values/show/list; ``experiment``: compare/find-lr).
+(``schedules``: plot/values/show/list; ``experiment``: compare/find-lr;
+``distributed``: worker/status/report; ``tune``: tune).
 
 Exit status and stderr:
 
@@ -131,7 +132,7 @@ def _load_commands() -> None:
     """Register the sub-commands (their modules import heavy libraries lazily)."""
     import importlib
 
-    for name in ("schedules", "experiment", "tune"):
+    for name in ("schedules", "experiment", "distributed", "tune"):
         try:
             importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as e:

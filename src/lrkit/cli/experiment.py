@@ -20,6 +20,7 @@ from ..experiment import recipe
 from ..experiment.compare import Options, run_compare
 from ..experiment.grid import parse_seeds
 from ..experiment.progress import steps_progress
+from ..experiment.queue import LEASE
 from ..experiment.runner import TaskRef
 from . import main
 
@@ -150,8 +151,17 @@ class _Bars:
 @click.option("--out", "-o", default=Options.out, show_default=True,
               help="directory for compare.png, results.json, report.html")
 @click.option("--storage", default=None,
-              help="Optuna storage URL  [default: sqlite:///<out>/lrkit.db]")
-@click.option("--study", default=Options.study, show_default=True, help="Optuna study name")
+              help="sqlite:///PATH.db, or shared by many workers: postgresql://USER:PW@HOST/DB "
+                   "or journal:///ABS/PATH.log  [default: sqlite:///<out>/lrkit.db]")
+@click.option("--study", default=None,
+              help=f"Optuna study name  [default: {recipe.STUDY}; with a shared --storage: "
+                   "lrkit-TASK-HASH of the grid]")
+@click.option("--no-train", is_flag=True,
+              help="with a shared --storage: plan and enqueue the grid, leave the training "
+                   "to lrkit worker")
+@click.option("--lease", type=float, default=LEASE, show_default=True, metavar="SECONDS",
+              help="with a shared --storage: a claimed chunk without a heartbeat for this "
+                   "long is given to another worker")
 @click.option("--target-acc", type=float, default=None,
               help="steps to reach this validation accuracy  "
                    f"[default: {recipe.TARGET_ACC:g} for classifiers]")
@@ -164,8 +174,9 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
                 eval_every: int | None, seeds: str | None, peaks: str, optimizer: str | None,
                 momentum: float | None, nesterov: bool | None, weight_decay: float | None,
                 betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
-                jobs: int, chunk_size: int, out: str, storage: str | None, study: str,
-                target_acc: float | None, target_loss: float | None, as_json: bool) -> None:
+                jobs: int, chunk_size: int, out: str, storage: str | None, study: str | None,
+                no_train: bool, lease: float, target_acc: float | None,
+                target_loss: float | None, as_json: bool) -> None:
     """Train a task under several schedules, fairly, and rank them.
 
     Every schedule is a shape over the N training steps, rescaled to each peak
@@ -192,8 +203,47 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
         command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])
         if len(sys.argv) > 1 and sys.argv[1] == "compare" else None,
     )
+    from ..experiment.storage import kind
+
+    if storage is not None and kind(storage) != "sqlite":
+        _distributed(opts, quiet, as_json, no_train, lease, t0)
+        return
+    if no_train:
+        raise click.UsageError("--no-train needs a shared --storage (postgresql:// or "
+                               "journal:///); with SQLite the comparison runs here")
     with _Bars(quiet) as bars:
         result = run_compare(opts, bars)
+    write_outputs(result, out, quiet, as_json, bars, t0)
+
+
+def _distributed(opts: Options, quiet: bool, as_json: bool, no_train: bool, lease: float,
+                 t0: float) -> None:
+    """``compare --storage postgresql://...|journal:///...``: plan, enqueue, work, report."""
+    from ..experiment.distributed import Comparison
+    from ..experiment.storage import shown_url
+
+    if opts.jobs != 1:
+        raise click.UsageError("--jobs with a shared --storage: start one lrkit worker per "
+                               "core instead")
+    import torch
+
+    torch.set_num_threads(1)
+    with _Bars(quiet) as bars:
+        comp = Comparison.start(opts, lease)
+        where = shown_url(comp.url)
+        bars.note(f"comparison {comp.study!r} in {where}; more workers: lrkit worker "
+                  f"--storage {where} --study {comp.study}")
+        if no_train:
+            return
+        comp.work(bars)
+        result = comp.result(opts.command)
+    write_outputs(result, opts.out, quiet, as_json, bars, t0)
+
+
+def write_outputs(result: Any, out: str, quiet: bool, as_json: bool, bars: _Bars,
+                  t0: float) -> None:
+    """Write compare.png, results.json, report.html (and lr_find.png) into ``out``; print
+    the table and the winner unless ``quiet``."""
     from ..experiment import report as rep
 
     lf_png = None
@@ -212,11 +262,15 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
         click.echo(rep.to_json(report), nl=False)
     if not quiet:
         rep.print_table(report, bars.console if as_json else None)
-        winner = result.rows[0]
-        bars.note(f"winner: {winner.label} at peak {rep.fmt_num(winner.best_peak)}; "
-                  f"{time.perf_counter() - t0:.1f} s ("
-                  + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
-                              for k, v in timing.items()) + ")")
+        if not result.complete:
+            bars.note(f"under way: {result.missing} of {result.runs} planned runs not stored "
+                      "yet (left out of the table)")
+        elif result.rows:
+            winner = result.rows[0]
+            bars.note(f"winner: {winner.label} at peak {rep.fmt_num(winner.best_peak)}; "
+                      f"{time.perf_counter() - t0:.1f} s ("
+                      + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
+                                  for k, v in timing.items()) + ")")
         bars.note(f"wrote {paths['png']}, {paths['json']}, {paths['html']}"
                   + (f", {lf_png}" if lf_png else ""))
 

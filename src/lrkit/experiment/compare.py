@@ -89,7 +89,7 @@ class Options:
     chunk_size: int = CHUNK
     out: str = OUT
     storage: str | None = None  # None: default_storage(out)
-    study: str = STUDY
+    study: str | None = None  # None: STUDY, or a hash of the grid (distributed.default_study)
     target_acc: float | None = None
     target_loss: float | None = None
     command: str | None = None
@@ -117,13 +117,16 @@ class CompareResult:
     lr_find: LRFindResult | None = None
     lr_find_seeds: list[int] = field(default_factory=list)
     runs: int = 0  # planned runs (duplicates included)
+    missing: int = 0  # planned runs not stored yet (a report of a comparison under way)
+    complete: bool = True  # False: the comparison is still under way
     timing: dict[str, float] = field(default_factory=dict)
     version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:
         """The report dict, ``results.json`` (standard JSON: ``None`` for non-finite)."""
         lf = self.lr_find
-        return {
+        under_way = {} if self.complete else {"complete": False, "missing": self.missing}
+        return {**under_way,
             "lrkit": self.version,
             "command": self.command,
             "task": self.task,
@@ -257,7 +260,7 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
     if url is None:
         os.makedirs(o.out, exist_ok=True)
         url = default_storage(o.out)
-    store = Store(url, o.study)
+    store = Store(url, o.study or STUDY)
     clock.lap("setup")
     pool = make_pool(inp.jobs, inp.ref.preload()) if inp.jobs > 1 else None
     lr_find, lr_find_seeds = None, []
@@ -285,7 +288,7 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
               "metric": t.metric, "id": inp.config["task"]},
         training=inp.training, steps_per_epoch=inp.steps_per_epoch, seeds=inp.seeds,
         peak_mode=inp.mode, peaks=sorted(p for p in peaks if p is not None),
-        peak_extensions=extensions, chunk_size=inp.chunk, study=o.study, target=inp.target,
+        peak_extensions=extensions, chunk_size=inp.chunk, study=o.study or STUDY, target=inp.target,
         rows=rows, order=labels, lr_find=lr_find, lr_find_seeds=lr_find_seeds,
         runs=len(planned), timing=clock.laps,
     )
@@ -294,47 +297,55 @@ def _run_compare(o: Options, progress: Progress) -> CompareResult:
 def _train(inp: _Inputs, peaks: list[float | None], store: Store, url: str, pool: Any,
            progress: Progress, clock: _Clock) -> tuple[list[Planned], list[float | None], int]:
     """Train the grid at ``peaks``, then at the peaks ``--peaks auto`` adds, storing every
-    chunk as soon as it is done. Returns the planned runs, every peak tried and the
-    number of extensions."""
+    chunk in one transaction as soon as it is done, before it counts (and is noted).
+    Returns the planned runs, every peak tried and the number of extensions."""
     done = store.load()
     labels = [c.label for c in inp.candidates]
     planned: list[Planned] = []
     n = inp.training.steps
     peaks = list(peaks)
     stage, new = 0, list(peaks)
-    writer = store.writer()
 
     def on_done(runs: Sequence[Planned], results: list[Result]) -> None:
-        for p, res in zip(runs, results):
-            if p.key not in done:
-                writer.put(p.record(inp.task.name, inp.config), res)
-                done[p.key] = res
+        fresh = [(p, res) for p, res in zip(runs, results) if p.key not in done]
+        store.put_many([(p.record(inp.task.name, inp.config), res) for p, res in fresh])
+        for p, res in fresh:  # counted only once durable
+            done[p.key] = res
+        progress.note(stored_line(len(runs), len(fresh), len(done)))
 
-    try:
-        while new:
-            grid = plan(inp.candidates, new, inp.seeds, n, inp.config)
-            planned += grid
-            todo = [c for c in chunked(grid, inp.chunk) if any(p.key not in done for p in c)]
-            keys = {p.key for p in grid}
-            if stored := len(keys & set(done)):
-                at = f"at peaks {_peaks_text(new)} " if stage else ""
-                progress.note(f"resuming: {stored} of {len(keys)} runs {at}already stored in {url}")
-            name = "training" if stage == 0 else f"peak {_peaks_text(new)}"
-            advance = per_run(progress.phase(name, sum(len(c) for c in todo)), n)
-            with user_code(inp.ref):
-                run_grid(inp.ref, todo, inp.training.kwargs(), on_done, jobs=inp.jobs,
-                         progress=advance, pool=pool)
-            stage += 1
-            new = []
-            if inp.mode == "auto" and stage <= MAX_EXTEND:
-                rows = summarize(planned, done, labels, inp.target)
-                new = list(extend_peaks((r.best_peak for r in rows), peaks))
-                peaks += new
-        clock.lap("training")
-    finally:
-        writer.close()  # what finished is stored, even if a later chunk failed
-    clock.lap("storing (after training)")
+    while new:
+        grid = plan(inp.candidates, new, inp.seeds, n, inp.config)
+        planned += grid
+        todo = [c for c in chunked(grid, inp.chunk) if any(p.key not in done for p in c)]
+        keys = {p.key for p in grid}
+        if stored := len(keys & set(done)):
+            at = f"at peaks {_peaks_text(new)} " if stage else ""
+            progress.note(f"resuming: {stored} of {len(keys)} runs {at}already stored in {url}")
+        name = "training" if stage == 0 else f"peak {_peaks_text(new)}"
+        advance = per_run(progress.phase(name, sum(len(c) for c in todo)), n)
+        with user_code(inp.ref):
+            run_grid(inp.ref, todo, inp.training.kwargs(), on_done, jobs=inp.jobs,
+                     progress=advance, pool=pool)
+        stage += 1
+        new = []
+        if inp.mode == "auto" and stage <= MAX_EXTEND:
+            rows = summarize(planned, done, labels, inp.target)
+            new = list(extend_peaks((r.best_peak for r in rows), peaks))
+            peaks += new
+    clock.lap("training")
     return planned, peaks, stage - 1
+
+
+def stored_line(trained: int, new: int, where: int | str) -> str:
+    """The note after a chunk is durable in the store: ``stored R runs (T in the store)``
+    (or ``(chunk ID)``), or ``stored R of K runs`` when some of the chunk were stored
+    already (by another worker).
+
+    >>> stored_line(35, 35, 70), stored_line(35, 30, "chunk c0.3")
+    ('stored 35 runs (70 in the store)', 'stored 30 of 35 runs (chunk c0.3)')
+    """
+    what = f"{new} runs" if new == trained else f"{new} of {trained} runs"
+    return f"stored {what} ({where if isinstance(where, str) else f'{where} in the store'})"
 
 
 def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: Store,
@@ -343,13 +354,9 @@ def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: S
     training config and kept in the study (a rerun reuses it, so a resumed comparison
     tries the same peaks)."""
     seeds = list(seeds)
-    setup = {k: v for k, v in config.items() if k != "steps"}  # the sweep has its own length
-    name = "lr_find:" + hashlib.sha256(
-        json.dumps({"config": setup, "seeds": seeds, "recipe": RECIPE}, sort_keys=True).encode()
-    ).hexdigest()[:16]
-    cached = store.get_note(name)
-    if isinstance(cached, dict) and "suggestion" in cached:
-        return LRFindResult.from_dict(cached)
+    cached = cached_range_test(config, seeds, store)
+    if cached is not None:
+        return cached
     from .lr_find import find_lr_task
 
     res = find_lr_task(task, seeds=seeds, batch_size=config["batch_size"],
@@ -359,8 +366,24 @@ def range_test(task: Any, config: dict[str, Any], seeds: Sequence[int], store: S
     if not (math.isfinite(res.suggestion) and res.suggestion > 0):
         raise InputError(f"the range test found no usable learning rate (got "
                          f"{res.suggestion!r}); give --peaks explicitly")
-    store.set_note(name, {**res.to_dict(), "seeds": seeds})
+    store.set_note(_lr_find_note(config, seeds), {**res.to_dict(), "seeds": seeds})
     return res
+
+
+def _lr_find_note(config: dict[str, Any], seeds: Sequence[int]) -> str:
+    setup = {k: v for k, v in config.items() if k != "steps"}  # the sweep has its own length
+    return "lr_find:" + hashlib.sha256(json.dumps(
+        {"config": setup, "seeds": list(seeds), "recipe": RECIPE}, sort_keys=True).encode()
+    ).hexdigest()[:16]
+
+
+def cached_range_test(config: dict[str, Any], seeds: Sequence[int],
+                      store: Store) -> LRFindResult | None:
+    """The range test kept in the study for this config and seeds, or ``None``."""
+    cached = store.get_note(_lr_find_note(config, seeds))
+    if isinstance(cached, dict) and "suggestion" in cached:
+        return LRFindResult.from_dict(cached)
+    return None
 
 
 class _Clock:

@@ -147,3 +147,107 @@ def why(e: BaseException) -> str:
     msg = " ".join(str(e).split())
     msg = re.sub(r"\(Background on this error at: [^)]*\)", "", msg).strip()
     return msg[:300] or type(e).__name__
+
+
+def add_trials(study: Any, trials: list[Any]) -> None:
+    """Add finished ``trials`` (``optuna.trial.create_trial(...)``) to ``study`` at once:
+    all or none.
+
+    On an RDB storage (SQLite, PostgreSQL) they are one transaction of a few bulk
+    statements into Optuna's own tables (:func:`_rdb_add`); on a journal file, one
+    locked, fsynced append of their log lines. Either way a SIGKILL leaves every trial
+    or none of them, so a chunk of runs is stored whole, and one commit per chunk costs
+    less than one per run.
+    Another storage gets ``study.add_trials`` (one commit per trial).
+    """
+    import optuna
+
+    if not trials:
+        return
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)  # optuna wraps RDB in _CachedStorage
+    sid = study._study_id
+    if isinstance(backend, optuna.storages.RDBStorage):
+        _rdb_add(backend, sid, trials)
+        return
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if isinstance(storage, JournalStorage) and isinstance(storage._backend, JournalFileBackend):
+        _journal_add(storage, sid, trials)
+        return
+    study.add_trials(trials)
+
+
+def _rdb_add(backend: Any, sid: int, trials: list[Any]) -> None:
+    """The rows Optuna's ``add_trial`` writes, for all ``trials`` at once: the study's row
+    locked (``SELECT ... FOR UPDATE``, as Optuna does, so trial numbers stay consecutive),
+    the trials inserted in one statement, then their values, parameters and user
+    attributes. Trials with system attributes or intermediate values are not expected
+    here (lrkit writes neither) and are refused."""
+    import json
+
+    import sqlalchemy
+    from optuna.distributions import distribution_to_json
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    if any(t.system_attrs or t.intermediate_values or (t.values and len(t.values) > 1)
+           for t in trials):
+        raise ValueError("add_trials: system attributes, intermediate values and several "
+                         "objectives are not supported")
+    with _create_scoped_session(backend.scoped_session) as session:
+        models.StudyModel.find_or_raise_by_id(sid, session, for_update=True)
+        first = session.execute(sqlalchemy.select(sqlalchemy.func.count()).select_from(
+            models.TrialModel).where(models.TrialModel.study_id == sid)).scalar_one()
+        rows = []
+        for i, t in enumerate(trials):
+            row = models.TrialModel(study_id=sid, number=first + i, state=t.state)
+            row.datetime_start = t.datetime_start
+            row.datetime_complete = t.datetime_complete
+            rows.append(row)
+        session.add_all(rows)
+        session.flush()
+        children: list[Any] = []
+        for row, t in zip(rows, trials):
+            if t.value is not None:
+                v, kind = models.TrialValueModel.value_to_stored_repr(t.value)
+                children.append(models.TrialValueModel(trial_id=row.trial_id, objective=0,
+                                                       value=v, value_type=kind))
+            for name, value in t.params.items():
+                d = t.distributions[name]
+                children.append(models.TrialParamModel(
+                    trial_id=row.trial_id, param_name=name, param_value=d.to_internal_repr(value),
+                    distribution_json=distribution_to_json(d)))
+            for key, value in t.user_attrs.items():
+                children.append(models.TrialUserAttributeModel(
+                    trial_id=row.trial_id, key=key, value_json=json.dumps(value)))
+        session.add_all(children)
+
+
+def _iso(when: Any) -> str | None:
+    from datetime import timezone
+
+    return None if when is None else when.astimezone(timezone.utc).isoformat(
+        timespec="microseconds")
+
+
+def _journal_add(storage: Any, sid: int, trials: list[Any]) -> None:
+    from optuna.distributions import distribution_to_json
+    from optuna.storages.journal._storage import JournalOperation
+
+    logs = []
+    for t in trials:
+        logs.append({
+            "op_code": JournalOperation.CREATE_TRIAL,
+            "worker_id": storage._replay_result.worker_id,
+            "study_id": sid, "state": t.state, "value": t.value, "values": None,
+            "datetime_start": _iso(t.datetime_start),
+            "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},
+            "params": {k: t.distributions[k].to_internal_repr(v) for k, v in t.params.items()},
+            "user_attrs": t.user_attrs, "system_attrs": t.system_attrs,
+            "intermediate_values": t.intermediate_values})
+        if t.datetime_complete is not None:
+            logs[-1]["datetime_complete"] = _iso(t.datetime_complete)
+    with storage._thread_lock:
+        storage._backend.append_logs(logs)
+        storage._sync_with_backend()

@@ -2,8 +2,9 @@
 
 Any Optuna storage URL works (``sqlite:///path.db``, ``postgresql://...``,
 ``mysql+pymysql://...``), so several machines can share a study. Each
-finished run becomes one COMPLETE trial, added in one call as soon as the run
-is done (:meth:`Store.put`):
+finished run becomes one COMPLETE trial; a finished chunk's runs are added in one
+transaction as soon as the chunk is done (:meth:`Store.put_many`), before the
+chunk counts as done, so a SIGKILL never loses a run reported finished:
 
 * ``params``: ``peak`` (a log-scale float) and ``seed`` (an int), so Optuna's
   own tools (dashboards, ``trials_dataframe()``) can slice them;
@@ -24,6 +25,7 @@ Opening never changes a trial; a URL that cannot be opened raises
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InputError
@@ -61,6 +63,19 @@ class Store:
             msg = " ".join(str(e).split())[:300] or type(e).__name__
             raise InputError(f"--storage {url!r} cannot be opened: {msg}") from None
 
+    @classmethod
+    def on(cls, storage: Any, url: str, study: str) -> Store:
+        """The store of study ``study`` on an opened Optuna ``storage``
+        (:func:`~lrkit.experiment.storage.open_storage`; ``url`` is for messages),
+        created if absent."""
+        import optuna
+
+        self = cls.__new__(cls)
+        self.url, self.name = url, study
+        self.study = optuna.create_study(storage=storage, study_name=study,
+                                         direction="minimize", load_if_exists=True)
+        return self
+
     def load(self) -> dict[str, Result]:
         """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key)."""
         from optuna.trial import TrialState
@@ -79,31 +94,15 @@ class Store:
     def put(self, meta: dict[str, Any], result: Result) -> None:
         """Store one finished run: ``meta`` has ``key``, ``peak``, ``seed`` (and any
         JSON-safe details); ``result`` is ``RunResult.to_dict()``."""
-        import optuna
-        from optuna.distributions import FloatDistribution, IntDistribution
+        self.put_many([(meta, result)])
 
-        peak, seed = float(meta["peak"]), int(meta["seed"])
-        vl = result.get("val_loss") or [None]
-        last = vl[-1]
-        value = math.inf if result.get("diverged") or last is None else float(last)
-        if not math.isfinite(value):
-            value = math.inf
-        trial = optuna.trial.create_trial(
-            value=value,
-            params={"peak": peak, "seed": seed},
-            distributions={
-                "peak": FloatDistribution(min(1e-12, peak), max(1e6, peak), log=True),
-                "seed": IntDistribution(min(0, seed), max(2**31 - 1, seed)),
-            },
-            user_attrs={ATTR: {**meta, "result": result}},
-        )
-        self.study.add_trial(trial)
+    def put_many(self, runs: Sequence[tuple[dict[str, Any], Result]]) -> None:
+        """Store several finished runs (``(meta, result)`` pairs, as :meth:`put`) at once:
+        all or none, one transaction (:func:`~lrkit.experiment.storage.add_trials`). When
+        it returns they are durable: a SIGKILL after it cannot lose them."""
+        from .storage import add_trials
 
-    def writer(self) -> Writer:
-        """A background writer: ``put`` returns at once, a thread adds the trial right away
-        (so storing overlaps training); ``close()`` waits for it and re-raises its error.
-        An in-memory SQLite URL (one database per connection) is written synchronously."""
-        return Writer(self, threaded=not self.in_memory)
+        add_trials(self.study, [_trial(m, r) for m, r in runs])
 
     @property
     def in_memory(self) -> bool:
@@ -119,48 +118,23 @@ class Store:
         self.study.set_user_attr(name, value)
 
 
-class Writer:
-    """See :meth:`Store.writer`. Use as a context manager or call :meth:`close`."""
+def _trial(meta: dict[str, Any], result: Result) -> Any:
+    """One run as a COMPLETE Optuna trial (see the module docstring)."""
+    import optuna
+    from optuna.distributions import FloatDistribution, IntDistribution
 
-    def __init__(self, store: Store, threaded: bool = True) -> None:
-        import queue
-        import threading
-
-        self.store = store
-        self.queue: queue.Queue[tuple[dict[str, Any], dict[str, Any]] | None] = queue.Queue()
-        self.error: BaseException | None = None
-        self.thread = None
-        if threaded:
-            self.thread = threading.Thread(target=self._work, name="lrkit-store", daemon=True)
-            self.thread.start()
-
-    def _work(self) -> None:
-        while (item := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.store.put(*item)
-                except BaseException as e:  # noqa: BLE001 - handed to the caller in close()
-                    self.error = e
-
-    def put(self, meta: dict[str, Any], result: Result) -> None:
-        if self.error is not None:
-            raise self.error
-        if self.thread is None:
-            self.store.put(meta, result)
-        else:
-            self.queue.put((meta, result))
-
-    def close(self) -> None:
-        """Wait until everything queued is stored."""
-        if self.thread is None:
-            return
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    peak, seed = float(meta["peak"]), int(meta["seed"])
+    vl = result.get("val_loss") or [None]
+    last = vl[-1]
+    value = math.inf if result.get("diverged") or last is None else float(last)
+    if not math.isfinite(value):
+        value = math.inf
+    return optuna.trial.create_trial(
+        value=value,
+        params={"peak": peak, "seed": seed},
+        distributions={
+            "peak": FloatDistribution(min(1e-12, peak), max(1e6, peak), log=True),
+            "seed": IntDistribution(min(0, seed), max(2**31 - 1, seed)),
+        },
+        user_attrs={ATTR: {**meta, "result": result}},
+    )
