@@ -24,9 +24,9 @@ from lrkit.cli import run
 from lrkit.experiment.candidates import Candidate
 from lrkit.experiment.compare import Options
 from lrkit.experiment.families import FAMILIES, get_family
-from lrkit.experiment.recipe import DEFAULT_SHAPES
+from lrkit.experiment.recipe import CHUNK, DEFAULT_SHAPES
 from lrkit.experiment.storage import normalise
-from lrkit.experiment.tune import TuneOptions, run_tune
+from lrkit.experiment.tune import PEAK_SPAN, TuneOptions, run_tune
 
 # a tiny search: 2 seeds x 30 steps of digits-mlp, 4 trials in batches of 2, a fixed range
 TINY = ["--task", "digits-mlp", "--steps", "30", "--seeds", "2", "--trials", "4", "--batch",
@@ -276,3 +276,12 @@ def test_a_sigkilled_worker_s_trial_is_retried_and_the_search_resumes(pg_url):
     retried = [t for t in complete.values() if t.params == failed[0].params]
     assert len(retried) == 1 and retried[0].number in report["this_worker"]["trained"]
     assert math.isfinite(report["best"]["val_loss"]["mean"])
+
+
+def test_the_docs_list_every_family_as_it_is():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "tune.md").read_text()
+    for name, fam in FAMILIES.items():
+        assert f"| `{name}`" in doc and f"`{fam.template}`" in doc, name
+    assert f"`{CHUNK} // seeds`" in doc and f"/ {PEAK_SPAN:g} to x{PEAK_SPAN:g}" in doc
