@@ -233,7 +233,7 @@ def test_two_workers_on_postgresql_share_the_search_and_never_train_a_trial_twic
 
 
 def test_a_sigkilled_worker_s_trial_is_retried_and_the_search_resumes(pg_url):
-    args = ("--steps", "300", "--trials", "5", "--batch", "1", "--heartbeat", "1",
+    args = ("--steps", "1500", "--trials", "5", "--batch", "1", "--heartbeat", "1",
             "--grace", "3")
     victim = _worker(pg_url, *args)
     try:
@@ -248,7 +248,7 @@ def test_a_sigkilled_worker_s_trial_is_retried_and_the_search_resumes(pg_url):
             old = datetime.datetime.now() - datetime.timedelta(seconds=0.3)
             if sum(t.state.name == "COMPLETE" for t in trials) >= 2 and any(
                     t.state.name == "RUNNING" and t.datetime_start < old for t in trials):
-                break  # a trial in training for 0.3 s: far from its end (300 steps)
+                break  # a trial in training for 0.3 s: far from its end (1500 steps)
             time.sleep(0.05)
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(timeout=30)

@@ -294,7 +294,8 @@ class Search:
     def _peak_range(self, study: Any) -> tuple[float, float]:
         """The peak range: the study's, else found (``--peaks auto``: the range test) and
         recorded with the setup."""
-        have = self.have
+        # read again: another worker may have recorded the setup since prepare()
+        have = self.have or self._check(study)
         self.created = False
         if have is not None:
             lo, hi = have["peak_range"]
