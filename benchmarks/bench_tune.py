@@ -1,14 +1,16 @@
 """``lrkit tune`` vs the default ``lrkit compare`` grid, on the same task, seeds and budget.
 
     python benchmarks/bench_tune.py [--task mnist1d] [--steps 600] [--seeds 3]
-                                    [--trials N] [--family wsd] [--fresh 3] [--out DIR]
+                                    [--trials N | --budget B] [--family wsd] [--fresh 3]
+                                    [--no-cold] [--out DIR]
 
 1. ``lrkit compare --task T --steps S -j 2 --chunk-size 27`` (the default 7 shapes,
    ``--peaks auto``): its winner and the number of runs R it trained.
 2. ``lrkit tune -j 2`` on the same task, steps and seeds with the same budget: ``R / seeds``
-   trials (default; ``--trials`` overrides), TPE seed 0, one worker; twice: with the warm
-   start (the default: the first trials are the default compare shapes the family holds)
-   and without it (``--no-warm-start``: TPE alone).
+   trials (default; ``--budget 2``: twice that; ``--trials`` overrides), TPE seed 0, one
+   worker; twice: with the warm start (the default: the first trials are the default
+   compare shapes the family holds) and without it (``--no-warm-start``: TPE alone;
+   ``--no-cold`` skips it).
 3. Both winners are trained again on ``--fresh`` seeds neither search saw (seeds
    ``seeds .. seeds + fresh - 1``), with ``lrkit compare "SPEC" --peaks spec``: a search
    that only found a lucky seed draw shows here. The paired difference (tune - compare,
@@ -49,6 +51,9 @@ def main() -> None:
     ap.add_argument("--family", default="wsd")
     ap.add_argument("--fresh", type=int, default=3)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--budget", type=float, default=1.0,
+                    help="tune's trials = budget x compare's runs / seeds")
+    ap.add_argument("--no-cold", action="store_true", help="skip the --no-warm-start search")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bench-tune-")
     seeds = str(a.seeds)
@@ -58,10 +63,10 @@ def main() -> None:
                               out=os.path.join(work, "compare")))
     t_cmp = time.perf_counter() - t0
     win = cmp.rows[0]
-    trials = a.trials or max(1, cmp.runs // a.seeds)
+    trials = a.trials or max(1, round(a.budget * cmp.runs / a.seeds))
 
     tunes = {}
-    for warm in (True, False):
+    for warm in (True,) if a.no_cold else (True, False):
         t0 = time.perf_counter()
         tun = run_tune(TuneOptions(Options(task=a.task, steps=a.steps, seeds=seeds),
                                    trials=trials, family=a.family, jobs=2, warm_start=warm,

@@ -135,7 +135,7 @@ def test_one_worker_is_reproducible_and_jobs_change_nothing(tmp_path):
 def test_a_new_search_starts_at_the_default_shapes_and_tpe_alone_does_not(tmp_path):
     warm = run_tune(_opts(f"sqlite:///{tmp_path / 'w.db'}", steps=40, trials=8))
     by_number = sorted(warm.trials, key=lambda t: t.number)
-    p = [0.05, 0.1, 0.2]  # the centre of 0.01 .. 1 (0.1) times 1/2, 1, 2
+    p = [0.05, 0.1, 0.2]  # the middle of 0.01 .. 1 (0.1) times 1/2, 1, 2
     want = [Candidate(c, lrkit.Shape(DEFAULT_SHAPES[c])).at(40, x)
             for c in ("wsd", "cosine") for x in p]
     for t, w in zip(by_number[:6], want):  # 40 steps: compare's N/20 and N/5 are whole

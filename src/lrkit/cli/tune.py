@@ -30,7 +30,7 @@ _FAMILIES = "; ".join(f"{name}: {fam.describe()}" for name, fam in FAMILIES.item
               help="batched models trained at once, on threads (one torch thread each)")
 @click.option("--warm-start/--no-warm-start", default=True, show_default=True,
               help="a new search starts from the default compare shapes the family holds, "
-                   "at the peak range's centre x 1/2, 1, 2")
+                   "at the range test's suggestion x 1/2, 1, 2")
 @click.option("--peaks", default="auto", show_default=True,
               help="the peak's log range: auto (the range test's suggestion /16 .. x16) or "
                    "LO,HI")

@@ -80,7 +80,8 @@ HEARTBEAT = 10
 GRACE_FACTOR = 3
 #: a trial given up as stale is enqueued again at most this many times
 MAX_RETRY = 3
-#: the warm start: the default shapes at the peak range's centre times these
+#: the warm start: the default shapes at the centre (the range test's suggestion, else the
+#: range's geometric middle) times these, rounded as compare rounds its peaks
 START_FACTORS = (0.5, 1.0, 2.0)
 #: tries to open a storage whose tables another worker is creating at the same moment
 OPEN_TRIES = 5
@@ -306,8 +307,10 @@ class Search:
                 lf = range_test(self.inp.task, self.inp.config, seeds,
                                 cast(Store, _Notes(study)), self.progress)
             lo, hi = round_sig(lf.suggestion / PEAK_SPAN), round_sig(lf.suggestion * PEAK_SPAN)
+            self.centre = lf.suggestion
         else:
             lo, hi = self.peak_mode
+            self.centre = math.sqrt(lo * hi)
         study.set_user_attr(SETUP, {**self.setup, "peak_range": [lo, hi]})
         self.created = True
         return lo, hi
@@ -357,13 +360,13 @@ class Search:
     def _warm_start(self, study: Any) -> None:
         """A new search (this worker recorded its setup) starts from the default compare
         shapes its family holds (:data:`~lrkit.experiment.families.Family.starts`), each at
-        the centre of the peak range times ``START_FACTORS``: enqueued once, before any
+        the centre times ``START_FACTORS`` (with ``--peaks auto``: three of compare's
+        peaks): enqueued once, before any
         other trial, so that the search never ends worse than those."""
         if not (self.created and self.o.warm_start):
             return
         lo, hi = self.peaks
-        centre = math.sqrt(lo * hi)
-        points = [{**point, "peak": min(hi, max(lo, centre * f))}
+        points = [{**point, "peak": min(hi, max(lo, round_sig(self.centre * f)))}
                   for point in self.family.starts for f in START_FACTORS]
         for point in points[:self.trials]:
             study.enqueue_trial(point, skip_if_exists=True)
