@@ -66,3 +66,31 @@ def test_postgres_connection_refused():
     with pytest.raises(InputError, match="cannot be opened: .*(refused|failed)"):
         open_storage(f"postgresql://postgres:pw@127.0.0.1:{port}/db")
     assert not os.path.exists("db")
+
+
+def _result(key, final):
+    return {"key": key, "train_loss": [1.0], "eval_steps": [0, 2], "val_loss": [2.0, final],
+            "val_metric": None, "lr": [0.1], "diverged": final is None, "diverged_at": None,
+            "seconds": 0.1}
+
+
+@pytest.mark.parametrize("where", ["journal", "postgresql", "sqlite"])
+def test_put_many_is_one_batch_of_ordinary_trials(where, tmp_path, request):
+    from lrkit.experiment.store import Store
+
+    url = {"journal": f"journal://{tmp_path}/j.log", "sqlite": f"sqlite:///{tmp_path}/s.db",
+           "postgresql": request.getfixturevalue("pg_url") if where == "postgresql" else ""
+           }[where]
+    st = Store.on(open_storage(url), url, "s")
+    st.put_many([({"key": f"k{i}", "peak": 0.1 * (i + 1), "seed": i}, _result(f"k{i}", 0.5 + i))
+                 for i in range(3)])
+    st.put_many([({"key": "k9", "peak": 1e7, "seed": 0}, _result("k9", None))])
+    again = optuna.load_study(storage=open_storage(url), study_name="s")
+    trials = again.get_trials()
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert [t.params for t in trials] == [{"peak": 0.1, "seed": 0}, {"peak": 0.2, "seed": 1},
+                                          {"peak": 0.30000000000000004, "seed": 2},
+                                          {"peak": 1e7, "seed": 0}]
+    assert [t.value for t in trials] == [0.5, 1.5, 2.5, float("inf")]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert Store.on(open_storage(url), url, "s").load()["k1"] == _result("k1", 1.5)

@@ -118,12 +118,12 @@ class Comparison:
         stored = q.grid
         if stored is None:
             q.study.set_user_attr(GRID, spec)
-            if not q.trials():
-                q.enqueue([{"id": "p0", "kind": "plan", "stage": 0}])
         elif stored != spec:
             raise InputError(f"--study {name!r} holds a different comparison: "
                              + "; ".join(differences(stored, spec))
                              + "; choose another --study (or leave it out)")
+        if not q.trials():  # new, or its starter died before this: the first plan item
+            q.enqueue([{"id": "p0", "kind": "plan", "stage": 0}])
         return cls(storage, str(o.storage), name, inp, q)
 
     @classmethod
@@ -214,7 +214,9 @@ class Comparison:
     def _do(self, t: Any, progress: Progress) -> None:
         q, item = self.queue, t.user_attrs[WORK]
         with q.hold(t._trial_id):
-            if item.get("attempt", 0) and q.rival(t):  # a first attempt has no earlier rival
+            # a first chunk attempt has no rival (chunks are enqueued once, by their planner);
+            # a plan item may have been enqueued by two starting `lrkit compare`s at once
+            if (item.get("attempt", 0) or item["kind"] == "plan") and q.rival(t):
                 q.give_up(t._trial_id)
                 return
             with user_code(self.inp.ref):

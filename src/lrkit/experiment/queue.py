@@ -224,7 +224,11 @@ class Queue:
         from optuna.trial import TrialState
 
         if self.rdb:
-            optuna.storages.fail_stale_trials(self.study)
+            import warnings
+
+            with warnings.catch_warnings():  # "experimental" in Optuna 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self.study)
             return
         now = time.time()
         for t in self.trials():
