@@ -1,7 +1,8 @@
 """The ``lrkit`` command.
 
 Sub-commands live in modules of this package, one family each
-(``schedules``: plot/values/show/list; ``experiment``: compare/find-lr).
+(``schedules``: plot/values/show/list; ``experiment``: compare/find-lr;
+``distributed``: worker/status/report; ``tune``: tune).
 
 Exit status and stderr:
 
@@ -59,6 +60,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "every run is done."),
     "plot": ("schedules", "Overlay schedules (spec strings or schedule files) with a legend."),
     "show": ("schedules", "Print a schedule in the spec language or its data form."),
+    "tune": ("tune", "Search schedule shapes and the peak with Optuna (TPE), batched."),
     "values": ("schedules",
                "Print a schedule's values at full precision (Python's repr of each float)."),
 }
