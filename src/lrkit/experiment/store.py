@@ -18,20 +18,192 @@ finds what is done; the first trial stored for a key wins. Study-level facts
 (:meth:`Store.get_note` / :meth:`Store.set_note`).
 
 Opening never changes a trial; a URL that cannot be opened raises
-``ValueError`` naming it.
+:class:`lrkit.InputError` (a ``ValueError``) naming it. An SQLite URL is checked before
+Optuna touches the file (:func:`check_sqlite`): ``sqlite://`` and ``sqlite:///:memory:``
+(which persist nothing), a file that is not an SQLite database or is corrupted, an SQLite
+database with tables that are not an Optuna storage's, and a read-only file or folder
+are refused, and the file is left as it was. Once open, a failure to read or write (a
+full disk, a database corrupted meanwhile, a stored record that lacks a field) raises
+:class:`lrkit.StoreError` naming the storage and the cause (:func:`store_errors`);
+what was stored before stays stored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-from typing import Any
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from ..errors import InputError
+from ..errors import InputError, StoreError, shown
 from .recipe import STUDY
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ATTR = "lrkit"
 #: one run's result as stored: ``RunResult.to_dict()`` (JSON: ``None`` for NaN)
 Result = dict[str, Any]
+
+
+RESULT_FIELDS = ("train_loss", "eval_steps", "val_loss", "lr", "diverged")
+"""The fields of a stored result (``RunResult.to_dict()``) that the summary reads."""
+
+OPTUNA_TABLES = frozenset({"studies", "version_info"})
+"""Tables every Optuna RDB storage has: an SQLite file with tables but not these is not an
+Optuna storage, and lrkit refuses to write into it."""
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def cause(e: BaseException) -> str:
+    """One line for an error of the store: the innermost cause's message (Optuna wraps a
+    database's error in a ``StorageInternalError`` that guesses "exceeding max length")."""
+    while e.__cause__ is not None:
+        e = e.__cause__
+    orig = getattr(e, "orig", None)  # SQLAlchemy's wrapper of the driver's error
+    text = str(orig if orig is not None else e)
+    return " ".join(text.split())[:300] or type(e).__name__
+
+
+@contextlib.contextmanager
+def store_errors(url: str, action: str) -> Iterator[None]:
+    """Turn a failure of the store while ``action`` (``"read"``, ``"write"``) into
+    :class:`lrkit.StoreError`: ``--storage 'sqlite:///x.db' cannot be written: database or
+    disk is full``. lrkit's own errors pass unchanged."""
+    from optuna.exceptions import StorageInternalError
+
+    try:
+        yield
+    except (InputError, StoreError):
+        raise
+    except Exception as e:
+        if isinstance(e, (StorageInternalError, OSError)) or _is_database_error(e):
+            raise StoreError(f"--storage {url!r} cannot be {_PAST[action]}: {cause(e)}") from e
+        raise
+
+
+_PAST = {"read": "read", "write": "written"}
+
+
+def _is_database_error(e: BaseException) -> bool:
+    """An error of SQLAlchemy or of a database driver (sqlite3, psycopg, ...)."""
+    import sqlite3
+
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:  # pragma: no cover - optuna needs sqlalchemy for RDB storages
+        return isinstance(e, sqlite3.Error)
+    return isinstance(e, (SQLAlchemyError, sqlite3.Error))
+
+
+def _store_errors(action: str) -> Callable[[F], F]:
+    """Decorate a :class:`Store` method with :func:`store_errors`."""
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def inner(self: Store, *args: Any, **kwargs: Any) -> Any:
+            with store_errors(self.url, action):
+                return method(self, *args, **kwargs)
+        return inner  # type: ignore[return-value]
+    return wrap
+
+
+def _checked(store: Store, number: int, rec: dict[str, Any]) -> Result:
+    """``rec["result"]``, or a :class:`lrkit.StoreError` if it lacks a field the summary
+    reads."""
+    result: Result = rec["result"]
+    missing = ([f for f in RESULT_FIELDS if f not in result] if isinstance(result, dict)
+               else list(RESULT_FIELDS))
+    if missing:
+        raise StoreError(
+            f"--storage {store.url!r}: trial {number} of study {store.name!r} holds a run "
+            f"({shown(rec['key'])}) whose result lacks {', '.join(map(repr, missing))}; "
+            "delete that trial (optuna.delete_study removes the whole study) or use "
+            "another --study")
+    return result
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of an SQLite URL (``None`` for another database); ``sqlite://`` and
+    ``sqlite:///:memory:`` (a database per connection, that persists nothing) are refused.
+
+    >>> sqlite_file("sqlite:///runs/lrkit.db"), sqlite_file("postgresql://h/db")
+    ('runs/lrkit.db', None)
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        u = make_url(url.strip())
+    except (ArgumentError, ValueError):
+        return None  # not a URL: Optuna's own error says so
+    if u.get_backend_name() != "sqlite":
+        return None
+    database = u.database or ""
+    if database in ("", ":memory:") or u.query.get("mode") == "memory":
+        raise InputError(f"--storage {url!r} is an in-memory SQLite database, which keeps "
+                         "nothing once lrkit exits; give a file, e.g. sqlite:///runs.db")
+    return database
+
+
+def check_sqlite(url: str) -> None:
+    """Refuse an SQLite URL that lrkit must not open, before anything writes to it: an
+    in-memory database (:func:`sqlite_file`); a file that is not an SQLite database, is
+    corrupted (``PRAGMA quick_check``) or holds tables but not an Optuna storage's; a
+    read-only file, or folder (SQLite writes its journal next to the file). A file that
+    does not exist yet, or is empty, is fine (Optuna creates its tables). Nothing is
+    written: the file is opened read-only."""
+    path = sqlite_file(url)
+    if path is None or not os.path.exists(path):
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and os.path.isdir(folder) and not os.access(folder, os.W_OK):
+            raise InputError(f"--storage {url!r} cannot be created: the folder {folder!r} is "
+                             "read-only")
+        return
+    where = f"--storage {url!r}"
+    if not os.path.isfile(path):
+        raise InputError(f"{where} is not a file: {path!r}")
+    with open(path, "rb") as f:
+        head = f.read(len(_SQLITE_HEADER))
+    if not head:
+        tables: set[str] = set()
+    elif head != _SQLITE_HEADER:
+        raise InputError(f"{where}: {path!r} is not an SQLite database (it does not start "
+                         "with SQLite's header); lrkit leaves it untouched: give another file")
+    else:
+        tables = _tables(where, path)
+    if tables and not OPTUNA_TABLES <= tables:
+        names = ", ".join(map(repr, sorted(tables)[:8])) + (", ..." if len(tables) > 8 else "")
+        raise InputError(f"{where}: {path!r} is an SQLite database but not an Optuna storage "
+                         f"(its tables: {names}); lrkit leaves it untouched: give another file")
+    folder = os.path.dirname(os.path.abspath(path))
+    for what, p in (("file", path), ("folder", folder)):
+        if not os.access(p, os.W_OK):
+            raise InputError(f"{where} is read-only (the {what} {p!r} cannot be written); "
+                             "lrkit stores every finished run, so it needs to write there")
+
+
+def _tables(where: str, path: str) -> set[str]:
+    """The tables of an SQLite file, read through a read-only connection, after SQLite's
+    ``quick_check`` (a corrupted file is refused)."""
+    import pathlib
+    import sqlite3
+
+    uri = pathlib.Path(os.path.abspath(path)).as_uri() + "?mode=ro"
+    try:
+        con = sqlite3.connect(uri, uri=True)
+        try:
+            check = con.execute("PRAGMA quick_check").fetchall()
+            if check != [("ok",)]:
+                raise sqlite3.DatabaseError(f"database disk image is malformed ({check[0][0]})")
+            rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise InputError(f"{where}: {path!r} cannot be read as an SQLite database: "
+                         f"{cause(e)}; lrkit leaves it untouched") from None
+    return {str(r[0]) for r in rows}
 
 
 class Store:
@@ -40,7 +212,8 @@ class Store:
     >>> import tempfile, os
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "x.db")
     >>> st = Store(url)
-    >>> st.put({"key": "k1", "peak": 0.1, "seed": 0}, {"key": "k1", "val_loss": [2.0, 0.5],
+    >>> st.put({"key": "k1", "peak": 0.1, "seed": 0}, {"key": "k1", "train_loss": [2.1, 0.6],
+    ...        "eval_steps": [0, 10], "val_loss": [2.0, 0.5], "lr": [0.1, 0.0],
     ...        "diverged": False})
     >>> st.load()["k1"]["val_loss"]
     [2.0, 0.5]
@@ -53,29 +226,34 @@ class Store:
         if not isinstance(url, str) or not url.strip():
             raise InputError(f"--storage must be an Optuna storage URL, got {url!r}")
         self.url, self.name = url, study
+        check_sqlite(url)
         try:
             self.study = optuna.create_study(
                 storage=url, study_name=study, direction="minimize", load_if_exists=True
             )
         except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna raise many kinds
-            msg = " ".join(str(e).split())[:300] or type(e).__name__
-            raise InputError(f"--storage {url!r} cannot be opened: {msg}") from None
+            raise InputError(f"--storage {url!r} cannot be opened: {cause(e)}") from None
 
+    @_store_errors("read")
     def load(self) -> dict[str, Result]:
-        """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key)."""
+        """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key).
+
+        A record that lacks a field of :data:`RESULT_FIELDS` raises
+        :class:`lrkit.StoreError` naming the trial and the field."""
         from optuna.trial import TrialState
 
         out: dict[str, Result] = {}
         for tr in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             rec = tr.user_attrs.get(ATTR)
             if isinstance(rec, dict) and "key" in rec and "result" in rec:
-                out.setdefault(rec["key"], rec["result"])
+                out.setdefault(rec["key"], _checked(self, tr.number, rec))
         return out
 
     def count(self) -> int:
         """How many runs are stored (trials carrying an lrkit record)."""
         return len(self.load())
 
+    @_store_errors("write")
     def put(self, meta: dict[str, Any], result: Result) -> None:
         """Store one finished run: ``meta`` has ``key``, ``peak``, ``seed`` (and any
         JSON-safe details); ``result`` is ``RunResult.to_dict()``."""
@@ -111,10 +289,12 @@ class Store:
         u = self.url.strip()
         return u.startswith("sqlite") and (u.rstrip("/").endswith(":") or ":memory:" in u)
 
+    @_store_errors("read")
     def get_note(self, name: str) -> Any:
         """A study user attribute (``None`` if absent)."""
         return self.study.user_attrs.get(name)
 
+    @_store_errors("write")
     def set_note(self, name: str, value: Any) -> None:
         self.study.set_user_attr(name, value)
 
