@@ -11,6 +11,7 @@ first finding. The issue's reproductions are pinned below, with their exact mess
 """
 
 import json
+import sys
 import time
 
 import pytest
@@ -237,6 +238,9 @@ BIG = 1.7976931348623157e308
      f"t must be a finite number >= 0 (at most {BIG!r}), got an integer of about 401 digits"),
     (lambda: lrkit.cosine(0.1, steps=10).values([10**400]),
      f"t must be finite numbers >= 0 (at most {BIG!r}), got {shown([10**400])}"),
+    (lambda: lrkit.cosine(0.1, steps=10).values(2**63),
+     f"values: n must be at most {sys.maxsize // 8:,} (an array of n float64 values), got "
+     "9223372036854775808"),
 ])
 def test_a_schedule_that_cannot_be_evaluated_is_refused(make, message):
     with pytest.raises(lrkit.InputError) as e:

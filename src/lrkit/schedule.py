@@ -174,7 +174,8 @@ class Schedule:
 
     # -- evaluation ----------------------------------------------------------
     def __call__(self, t: Any) -> float:
-        """The value at step ``t`` (int or float ``>= 0``) as a Python float."""
+        """The value at step ``t`` (int or float ``>= 0``) as a Python float; ``t`` beyond
+        :data:`T_MAX` (2**53) is evaluated as ``T_MAX``."""
         return float(self._f(check_t(t), MATH))
 
     def values(self, t: Any) -> np.ndarray:
@@ -183,7 +184,8 @@ class Schedule:
         A single number is always a count: an int, or a float that is a whole number
         (``values(1e4)`` is ``values(10000)``); any other float is refused (the value at
         one ``t`` is ``s(t)``; at given steps, pass them as a list or array). Computed
-        vectorised with NumPy, in cache-sized chunks.
+        vectorised with NumPy, in cache-sized chunks; ``t`` beyond :data:`T_MAX` is
+        evaluated as ``T_MAX``, as in ``s(t)``.
 
         >>> from lrkit import linear
         >>> linear(1.0, end=0.0, steps=4).values(4.0).tolist()
@@ -201,6 +203,9 @@ class Schedule:
                 t = int(t)
             if t < 0:
                 raise InputError(f"values: n must be >= 0, got {t!r}")
+            if t > sys.maxsize // 8:  # NumPy cannot even describe such an array
+                raise InputError(f"values: n must be at most {sys.maxsize // 8:,} (an array "
+                                 f"of n float64 values), got {shown(t)}")
             ts = np.arange(int(t), dtype=np.float64)
         elif isinstance(t, bool):
             raise InputTypeError(f"values: n must be a count of steps or an array of t, got {t!r}")
