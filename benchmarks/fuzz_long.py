@@ -1,11 +1,13 @@
 """The long fuzz run: >= 100,000 hostile inputs per reader, counted by outcome.
 
     PYTHONPATH=src .venv/bin/python benchmarks/fuzz_long.py [--inputs 100000]
-        [--only parse,from_dict,load] [--seed 0]
+        [--only parse,from_dict,load,constructors] [--seed 0]
 
-For each entry point (``parse`` with names, ``from_dict``, ``load`` of JSON/YAML/TOML files)
-it draws inputs from ``tests/fuzzing.py`` (the strategies of ``tests/test_fuzz.py``) and
-counts every call as ``ok`` (a schedule whose spec and dict read back), ``lrkit error``
+For each entry point (``parse`` with names, ``from_dict``, ``load`` of JSON/YAML/TOML files,
+and every registered constructor called with extreme values) it draws inputs from
+``tests/fuzzing.py`` (the strategies of ``tests/test_fuzz.py``) and counts every call as
+``ok`` (a schedule whose spec and dict read back; for a constructor, also one whose
+values are finite, ``>= 0`` and the same in ``s(t)`` and ``s.values``), ``lrkit error``
 (an ``lrkit.Error``), ``unexpected`` (any other exception, or a failed round trip) or
 ``slow`` (over ``fuzzing.SLOW`` seconds; counted besides its outcome). It prints the counts
 per entry point, the slowest call, and up to five examples of each unexpected or slow
@@ -45,6 +47,7 @@ def entry_points(folder: Path) -> dict[str, tuple[st.SearchStrategy[Any], Callab
                   lambda x: lrkit.parse(x[0], x[1])),
         "from_dict": (fuzzing.schedule_data(), lrkit.from_dict),
         "load": (fuzzing.schedule_files(), load),
+        "constructors": (fuzzing.constructor_calls(), lambda x: x),
     }
 
 
@@ -61,7 +64,8 @@ def run(name: str, strategy: st.SearchStrategy[Any], call: Callable[[Any], Any],
     @given(strategy)
     def one(x: Any) -> None:
         nonlocal slowest
-        outcome = fuzzing.attempt(lambda: call(x))
+        outcome = (fuzzing.attempt_constructor(*x) if name == "constructors" else
+                   fuzzing.attempt(lambda: call(x)))
         counts["lrkit error" if outcome.kind == "error" else outcome.kind] += 1
         if outcome.seconds > slowest[0]:
             slowest = (outcome.seconds, repr(x)[:120])
@@ -87,8 +91,9 @@ def run(name: str, strategy: st.SearchStrategy[Any], call: Callable[[Any], Any],
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", type=int, default=100_000, help="inputs per entry point")
-    parser.add_argument("--only", default="parse,from_dict,load",
-                        help="comma-separated entry points (parse, from_dict, load)")
+    parser.add_argument("--only", default="parse,from_dict,load,constructors",
+                        help="comma-separated entry points (parse, from_dict, load, "
+                             "constructors)")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed")
     args = parser.parse_args()
     clean = True

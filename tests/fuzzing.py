@@ -449,3 +449,156 @@ def attempt(call: Callable[[], Any]) -> Outcome:
     if back != s or data != s:
         return Outcome("unexpected", seconds, f"round trip of {text}: {back!r}, {data!r}")
     return Outcome("ok", seconds)
+
+
+# -- constructors with extreme values, and evaluation ------------------------------------
+#: steps at which :func:`evaluate` checks every schedule (besides its own numbers)
+TIMES = [0.0, 5e-324, 1e-300, 0.5, 1.0, 2.0, 10.0, 1e3, 1e6, 1e9, 2.0**53, 2.0**53 + 2,
+         1e18, 1e30, 1e100, 1e300, sys.float_info.max]
+ULP_BOUND = 1e-12
+"""``s(t)`` and ``s.values([t])`` agree to this relative bound (about 4,500 ulp; they are
+most often identical: the two paths run the same formula on Python floats and on NumPy
+arrays, whose ``pow``, ``exp`` and ``sin`` may round differently), or both are below
+``TINY`` (where a relative bound means nothing)."""
+TINY = 1e-290
+
+
+def _extreme_number() -> st.SearchStrategy[float | int]:
+    """A number a constructor may accept at the edge of float64: huge, tiny, subnormal,
+    just under a bound."""
+    return st.one_of(
+        st.sampled_from(EXTREME), st.floats(allow_nan=False),
+        st.floats(0, 1e-290), st.floats(1e15, 1.7976931348623157e308),
+        st.sampled_from([1 - 1e-16, 1 + 2e-16, 0.5 - 1e-17, 0.9999999999, 1e-308, 2.0**-1074,
+                         2.0**1023, 1e154, 1e-154, 2**53, 10**18, 10**300])).filter(
+        lambda x: not (isinstance(x, float) and math.isnan(x)))
+
+
+def _any_number() -> st.SearchStrategy[float | int]:
+    return st.one_of(st.sampled_from(NICE), st.integers(1, 10_000), st.floats(0, 1),
+                     _extreme_number(), _extreme_number())
+
+
+@st.composite
+def _argument(draw: st.DrawFn, annotation: Any, depth: int) -> Any:
+    """A Python value for a field annotated ``annotation``: mostly of the right kind, with
+    extreme numbers."""
+    kind = str(annotation)
+    if "None" in kind and draw(st.integers(0, 4)) == 0:
+        return None
+    if "Schedule" in kind and "tuple" in kind:
+        return tuple(draw(st.lists(_schedule_arg(depth), min_size=1, max_size=3)))
+    if "Schedule" in kind:
+        return draw(_schedule_arg(depth))
+    if "tuple[tuple" in kind:
+        times = sorted(draw(st.lists(_any_number(), max_size=4)))
+        return tuple((t, draw(_any_number())) for t in times)
+    if "tuple" in kind:
+        return tuple(sorted(draw(st.lists(_any_number(), max_size=4))))
+    if "bool" in kind:
+        return draw(st.booleans())
+    if "str" in kind:
+        return draw(st.sampled_from(STRINGS))
+    if "int" in kind and "float" not in kind:
+        return draw(st.one_of(st.integers(0, 20), st.sampled_from([2**53, 10**300]),
+                              _extreme_number()))
+    return draw(_any_number())
+
+
+@st.composite
+def _constructed(draw: st.DrawFn, depth: int) -> Any:
+    """A schedule from a registered constructor with drawn arguments, or the error it
+    raised (an ``lrkit.Error`` is a valid outcome; the caller judges the rest)."""
+    name, cls = draw(st.sampled_from(CLASSES if depth > 0 else
+                                     [(n, c) for n, c in CLASSES if not c.positional or
+                                      "Schedule" not in str(_fields(c)[0].type)]))
+    kwargs: dict[str, Any] = {}
+    for f in _fields(cls):
+        required = f.default is dataclasses.MISSING
+        if required or draw(st.integers(0, 2)) == 0:
+            kwargs[f.name] = draw(_argument(f.type, depth - 1))
+    return cls, kwargs
+
+
+@st.composite
+def _schedule_arg(draw: st.DrawFn, depth: int) -> Any:
+    """A schedule (built with extreme values, if they are accepted) or a number."""
+    if depth <= 0 or draw(st.integers(0, 3)) == 0:
+        return draw(_any_number())
+    cls, kwargs = draw(_constructed(depth))
+    try:
+        return cls(**kwargs)
+    except lrkit.Error:
+        return draw(_any_number())
+
+
+def constructor_calls() -> st.SearchStrategy[tuple[type, dict[str, Any]]]:
+    """``(cls, kwargs)``: a registered schedule class and arguments for it, drawn from the
+    field annotations, with extreme numbers (and schedules made of them) as values."""
+    return st.integers(0, 2).flatmap(_constructed)
+
+
+def _own_times(s: lrkit.Schedule) -> list[float]:
+    """The numbers a schedule is made of (its boundaries, lengths, ...) and their
+    neighbours: where formulas switch branches."""
+    out: list[float] = []
+    stack: list[Any] = [s]
+    while stack and len(out) < 200:
+        x = stack.pop()
+        if isinstance(x, lrkit.Schedule):
+            stack.extend(getattr(x, f.name) for f in _fields(type(x)))
+            if x.length is not None:
+                stack.append(x.length)
+        elif isinstance(x, tuple):
+            stack.extend(x)
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            v = abs(float(x))
+            if math.isfinite(v):
+                near = [v, math.nextafter(v, math.inf), math.nextafter(v, 0.0), v * 2, v / 2]
+                out += [x for x in near if math.isfinite(x)]
+    return out
+
+
+def evaluate(s: lrkit.Schedule) -> str:
+    """What is wrong with evaluating ``s`` ('' if nothing): every value at :data:`TIMES`
+    and at its own numbers is finite and ``>= 0``, ``s(t)`` equals ``s.values([t])`` to
+    :data:`ULP_BOUND`, and a ``t`` too large for a float is an ``lrkit.Error``."""
+    n = s.length
+    if n is not None and not (math.isfinite(n) and n >= 0):
+        return f"length {n!r}"
+    ts = sorted(set(TIMES + _own_times(s)))
+    vec = s.values(ts)
+    for t, v in zip(ts, vec.tolist()):
+        x = s(t)
+        if not (math.isfinite(x) and x >= 0):
+            return f"s({t!r}) = {x!r}"
+        if not (math.isfinite(v) and v >= 0):
+            return f"values([{t!r}]) = {v!r}"
+        if x != v and not (abs(x) < TINY and abs(v) < TINY) and not math.isclose(
+                x, v, rel_tol=ULP_BOUND):
+            return f"s({t!r}) = {x!r} but values([{t!r}]) = {v!r}"
+    try:
+        s(10**400)
+    except lrkit.Error:
+        pass
+    else:
+        return "s(10**400) was not refused"
+    return ""
+
+
+def attempt_constructor(cls: type, kwargs: dict[str, Any]) -> Outcome:
+    """Build ``cls(**kwargs)``; if it is accepted, judge its evaluation (:func:`evaluate`)
+    and its round trips, all within :data:`SLOW` seconds."""
+    start = time.perf_counter()
+    holder: list[Any] = []
+    outcome = attempt(lambda: holder.append(cls(**kwargs)) or holder[-1])
+    if outcome.kind != "ok":
+        return outcome
+    try:
+        problem = evaluate(holder[0])
+    except Exception as e:  # noqa: BLE001 - the point: any exception is a finding
+        problem = f"evaluating {holder[0]!r}: {type(e).__name__}: {e}"
+    seconds = time.perf_counter() - start
+    if problem:
+        return Outcome("unexpected", seconds, f"{holder[0]!r}: {problem}")
+    return Outcome("ok", seconds)

@@ -180,7 +180,8 @@ def test_constructor_refuses_bad_number(ctor, good, name, value, exc):
     (lrkit.one_cycle, {"peak": 0.1, "steps": 100, "up_frac": 0}, ValueError,
      r"one_cycle: up_frac must be in \(0, 1\), got 0"),
     (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycle_mult": 0.5}, ValueError,
-     r"cycle_mult must be >= 1, got 0.5"),
+     r"cycle_mult must be in \[1, 2\*\*53\] \(a cycle at most 2\*\*53 times longer than the "
+     r"one before\), got 0.5"),
     (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycles": 0}, ValueError,
      r"cycles must be an integer >= 1, got 0"),
     (lrkit.cosine_restarts, {"init": 0.1, "cycle_steps": 10, "cycles": 1.5}, TypeError,

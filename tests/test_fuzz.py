@@ -11,6 +11,7 @@ first finding. The issue's reproductions are pinned below, with their exact mess
 """
 
 import json
+import sys
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 
 import fuzzing
 import lrkit
+from lrkit.errors import shown
 from lrkit.spec import MAX_DEPTH, MAX_SIZE, MAX_VALUES
 
 LONG = settings().max_examples >= settings.get_profile("long").max_examples
@@ -188,3 +190,75 @@ def test_from_dict_refuses_what_would_exhaust_recursion_or_time():
     with pytest.raises(lrkit.SpecError, match=r"^keys of a schedule dict must be strings, got "
                                               r"\(1, 2\) at \['schedule'\]$"):
         lrkit.from_dict({"type": "repeat", "schedule": {(1, 2): 3}, "every": 1})
+
+
+# -- constructors with extreme values (issue 9, class 4) ---------------------------------
+@fuzz(300)
+@given(fuzzing.constructor_calls())
+def test_every_constructor_refuses_or_builds_a_schedule_that_evaluates(call):
+    """Each registered constructor, called with extreme values: an lrkit error, or a
+    schedule whose values are finite and >= 0 at every t (0 to the largest float, and
+    its own boundaries), the same in ``s(t)`` and ``s.values`` (to ``fuzzing.ULP_BOUND``),
+    that reads back, with ``s(10**400)`` refused."""
+    cls, kwargs = call
+    outcome = fuzzing.attempt_constructor(cls, kwargs)
+    assert outcome.kind != "unexpected", outcome.detail
+    assert not outcome.slow, f"took {outcome.seconds:.2f} s"
+
+
+BIG = 1.7976931348623157e308
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: lrkit.constant(1e308) * 10,
+     f"mul: left * right can exceed the largest float ({BIG!r}): left reaches 1e+308, "
+     "right 10.0"),
+    (lambda: lrkit.constant(1e308) + lrkit.cosine(1e308, steps=10),
+     f"add: left + right can exceed the largest float ({BIG!r}): left reaches 1e+308, "
+     "right 1e+308"),
+    (lambda: lrkit.one_cycle(1.0, steps=10, div=1e-320),
+     f"one_cycle: peak / div and peak / div / final_div must be at most the largest float "
+     f"({BIG!r}), got peak=1.0, div=1e-320, final_div=10000.0"),
+    (lambda: lrkit.cyclic(0.1, peak=1.0, up_steps=1e308, down_steps=1e308),
+     f"cyclic: up_steps + down_steps must be at most {BIG!r} (the length of a cycle), got "
+     "up_steps=1e+308, down_steps=1e+308"),
+    (lambda: lrkit.cosine(0.1, steps=1e-12),
+     "cosine: steps must be >= 2**-30 (9.313225746154785e-10; a length in steps), got 1e-12"),
+    (lambda: lrkit.cosine_restarts(0.1, cycle_steps=1, cycle_mult=1e300),
+     "cosine_restarts: cycle_mult must be in [1, 2**53] (a cycle at most 2**53 times longer "
+     "than the one before), got 1e+300"),
+    (lambda: lrkit.cosine_restarts(0.1, cycle_steps=1, cycle_mult=2, cycles=2000),
+     "cosine_restarts: its length (the step from which it holds its final value) must be a "
+     "finite number of steps, got inf: cosine_restarts(init=0.1, cycle_steps=1, "
+     "cycle_mult=2, cycles=2000)"),
+    (lambda: lrkit.time_decay(0.1, k=1e-310, compounding=True),
+     f"time_decay: k must be 0 or at least {1 / BIG!r} with compounding=True (its formula "
+     "uses 1 / k), got 1e-310"),
+    (lambda: lrkit.cosine(0.1, steps=10)(10**400),
+     f"t must be a finite number >= 0 (at most {BIG!r}), got an integer of about 401 digits"),
+    (lambda: lrkit.cosine(0.1, steps=10).values([10**400]),
+     f"t must be finite numbers >= 0 (at most {BIG!r}), got {shown([10**400])}"),
+    (lambda: lrkit.cosine(0.1, steps=10).values(2**63),
+     f"values: n must be at most {sys.maxsize // 8:,} (an array of n float64 values), got "
+     "9223372036854775808"),
+])
+def test_a_schedule_that_cannot_be_evaluated_is_refused(make, message):
+    with pytest.raises(lrkit.InputError) as e:
+        make()
+    assert str(e.value) == message
+
+
+def test_extreme_but_accepted_parameters_evaluate_in_both_paths():
+    # the issue's reproduction: the down phase is below one ulp of the cycle
+    s = lrkit.parse("cyclic(init=0.001, peak=0.1, up_steps=1e20, down_steps=7)")
+    assert s(5) == s.values([5.0])[0] == 0.001
+    assert s(5e15) == s.values([5e15])[0] == pytest.approx(0.001 + 0.099 * 5e-5, rel=1e-12)
+    # a step beyond T_MAX = 2**53 is evaluated at T_MAX, in both paths
+    c = lrkit.cosine_restarts(0.1, cycle_steps=1e-9)
+    assert lrkit.schedule.T_MAX == 2.0**53
+    assert c(1e300) == c(2.0**53) == c.values([1e300, BIG])[1]
+    assert lrkit.cyclic(0.0, peak=1.0, up_steps=0.1)(BIG) == lrkit.cyclic(
+        0.0, peak=1.0, up_steps=0.1).values([2.0**53])[0]
+    # an integer beyond 2**53 is the float the formulas compute with
+    assert lrkit.tanh(1.0, steps=2**53 + 1) == lrkit.tanh(1.0, steps=2.0**53)
+    assert repr(lrkit.tanh(1.0, steps=2**53 + 1)) == "tanh(init=1.0, steps=9007199254740992.0)"

@@ -24,7 +24,7 @@ from .compose import Shift as shift
 from .compose import Stretch as stretch
 from .compose import Warmup as warmup
 from .compose import join
-from .errors import Error, InputError, InputTypeError
+from .errors import Error, InputError, InputTypeError, StoreError
 from .plateau import Plateau as plateau
 from .plateau import PlateauState, split_plateau
 from .schedule import REGISTRY, Schedule, clip, maximum, minimum
@@ -49,6 +49,7 @@ from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
 __all__ = [
     "REGISTRY", "Schedule", "Error", "SpecError", "InputError", "InputTypeError",
+    "StoreError",
     "PlateauState", "split_plateau",
     "parse", "load", "dumps", "from_dict", "Shape",
     "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",

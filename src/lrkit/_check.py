@@ -39,8 +39,14 @@ def _builtin(value: Any) -> Any:
     return value
 
 
+EXACT_INT = 2**53
+"""Integers up to this size are exact in float64; a larger ``int`` parameter is stored as
+the float the formulas compute with (so that ``s(t)`` and ``s.values`` compare it alike)."""
+
+
 def number(owner: str, name: str, value: Any) -> float | int:
-    """A finite real number (``bool`` is refused); NumPy scalars become Python numbers."""
+    """A finite real number (``bool`` is refused); NumPy scalars become Python numbers, and
+    an ``int`` beyond :data:`EXACT_INT` becomes a ``float``."""
     value = _builtin(value)
     if not is_number(value):
         raise InputTypeError(f"{owner}: {name} must be a number, got {shown(value)}")
@@ -51,6 +57,8 @@ def number(owner: str, name: str, value: Any) -> float | int:
         finite = False
     if not finite:
         raise InputError(f"{owner}: {name} must be finite, got {shown(value)}")
+    if isinstance(out, int) and abs(out) > EXACT_INT:
+        return float(out)
     return out
 
 
@@ -65,6 +73,34 @@ def positive(owner: str, name: str, value: Any) -> float | int:
     x = number(owner, name, value)
     if x <= 0:
         raise InputError(f"{owner}: {name} must be > 0, got {shown(x)}")
+    return x
+
+
+MIN_LENGTH = 2.0**-30
+"""The shortest length a schedule accepts (``steps``, ``every``, ``cycle_steps``, ...):
+about 9.3e-10 steps. With ``t`` at most ``lrkit.schedule.T_MAX`` (2**53), ``t / length``
+and the cycle counts built from it stay far inside float64 (below 2**83); a shorter
+length would make them overflow to ``inf`` and the formulas undefined."""
+
+MAX_CYCLE_MULT = 2.0**53
+"""The largest growth factor of a cycle (``cosine_restarts``' ``cycle_mult``): beyond
+it the second cycle ends past any step a schedule tells apart (``T_MAX``), and the cycle
+starts (``cycle_steps * cycle_mult ** i``) could overflow."""
+
+
+def length(owner: str, name: str, value: Any) -> float | int:
+    """A length in steps: a finite number ``> 0`` and ``>= MIN_LENGTH`` (2**-30, about
+    9.3e-10).
+
+    >>> length("cosine", "steps", 1e-12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lrkit.InputError: cosine: steps must be >= 2**-30 (9.313225746154785e-10; ...), got 1e-12
+    """
+    x = positive(owner, name, value)
+    if x < MIN_LENGTH:
+        raise InputError(f"{owner}: {name} must be >= 2**-30 ({MIN_LENGTH!r}; a length in "
+                         f"steps), got {shown(x)}")
     return x
 
 

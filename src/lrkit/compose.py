@@ -26,14 +26,22 @@ from dataclasses import KW_ONLY, field
 from typing import Any
 
 from . import _check
-from .schedule import Schedule, schedule_class, schedule_field
+from .errors import InputError, InputTypeError, shown
+from .schedule import T_MAX, Schedule, schedule_class, schedule_field
 from .xp import Array, Ops
 
 WARMUP_SHAPES = ("linear", "cosine", "exponential")
 
 
 def _local(t: Array, start: float, xp: Ops) -> Array:
-    return xp.maximum(t - start, 0.0)
+    """``max(t - start, 0)``, at most ``T_MAX`` (a negative ``start`` can push it past)."""
+    return _retimed(xp.maximum(t - start, 0.0), xp)
+
+
+def _retimed(t: Array, xp: Ops) -> Array:
+    """A re-timed step handed to an inner schedule, clamped to ``T_MAX`` like every step
+    (see :data:`lrkit.schedule.T_MAX`)."""
+    return xp.minimum(t, T_MAX)
 
 
 def _end(start: float, n: float) -> float:
@@ -72,10 +80,11 @@ class Join(Schedule):
 
     def _validate(self) -> None:
         if isinstance(self.pieces, Schedule) or not isinstance(self.pieces, (tuple, list)):
-            raise TypeError(f"join: pieces must be a sequence of schedules, got {self.pieces!r}")
+            raise InputTypeError(
+                f"join: pieces must be a sequence of schedules, got {shown(self.pieces)}")
         pieces = tuple(schedule_field("join", f"pieces[{i}]", p) for i, p in enumerate(self.pieces))
         if not pieces:
-            raise ValueError("join: needs at least one piece, got none")
+            raise InputError("join: needs at least one piece, got none")
         self._set("pieces", pieces)
         if self.at is None:
             bounds: list[float] = []
@@ -83,7 +92,7 @@ class Join(Schedule):
             for i, p in enumerate(pieces[:-1]):
                 n = p.length
                 if not n:
-                    raise ValueError(
+                    raise InputError(
                         f"join: pieces[{i}]={p!r} has no end to join at (length {n!r}); give it "
                         "a length (e.g. constant(..., steps=N)) or pass the boundaries as at=(...)"
                     )
@@ -93,7 +102,7 @@ class Join(Schedule):
             bounds = list(_check.numbers("join", "at", self.at))
             _check.increasing("join", "at", bounds)
             if len(bounds) != len(pieces) - 1:
-                raise ValueError(
+                raise InputError(
                     f"join: at needs len(pieces) - 1 = {len(pieces) - 1} boundaries, "
                     f"got {len(bounds)}"
                 )
@@ -107,7 +116,7 @@ class Join(Schedule):
     def _from_args(cls, args: list[Any], kwargs: dict[str, Any]) -> Schedule:
         if "pieces" in kwargs:
             if args:
-                raise TypeError("join: give the pieces as positional arguments or as "
+                raise InputTypeError("join: give the pieces as positional arguments or as "
                                 "pieces=(...), not both")
             return cls(**kwargs)
         return cls(tuple(args), **kwargs)
@@ -158,6 +167,7 @@ class Warmup(Schedule):
     """
 
     name = "warmup"
+    value_fields = ("init",)
     positional = written = 1
     schedule: Schedule
     _: KW_ONLY
@@ -170,20 +180,20 @@ class Warmup(Schedule):
 
     def _validate(self) -> None:
         self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
-        self._set("warmup_steps", _check.positive(self.name, "warmup_steps", self.warmup_steps))
+        self._set("warmup_steps", _check.length(self.name, "warmup_steps", self.warmup_steps))
         self._set("init", _check.nonneg(self.name, "init", self.init))
         _check.choice(self.name, "shape", self.shape, WARMUP_SHAPES)
         _check.flag(self.name, "fit", self.fit)
         top = self.schedule(0)
         if self.shape == "exponential" and (self.init <= 0 or top <= 0):
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: shape='exponential' needs init > 0 and a target > 0, "
                 f"got init={self.init!r}, target={top!r}"
             )
         n = self.schedule.length
         fitted = self.fit and bool(n)
         if fitted and n is not None and n <= self.warmup_steps:
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: warmup_steps={self.warmup_steps!r} must be < the schedule's "
                 f"length {n!r}, which counts the warm-up (pass fit=False to put the warm-up "
                 "in front)"
@@ -212,7 +222,7 @@ class Warmup(Schedule):
             # divide first: at t == n the ratio is exactly 1, so the re-timed
             # schedule is at exactly its end (and beyond it for t > n)
             n = float(self.schedule.length or 0.0)
-            local = local / (n - w) * n
+            local = _retimed(local / (n - w) * n, xp)
         return xp.where(t < w, ramp, self.schedule._f(local, xp))
 
 
@@ -236,12 +246,12 @@ class Repeat(Schedule):
         self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
         if self.every is None:
             if not self.schedule.length:
-                raise ValueError(
+                raise InputError(
                     f"{self.name}: {self.schedule!r} never ends (length "
                     f"{self.schedule.length!r}); give the period as every="
                 )
         else:
-            self._set("every", _check.positive(self.name, "every", self.every))
+            self._set("every", _check.length(self.name, "every", self.every))
 
     @property
     def period(self) -> float:
@@ -297,9 +307,9 @@ class Stretch(Schedule):
 
     def _validate(self) -> None:
         self._set("schedule", schedule_field(self.name, "schedule", self.schedule))
-        self._set("steps", _check.positive(self.name, "steps", self.steps))
+        self._set("steps", _check.length(self.name, "steps", self.steps))
         if not self.schedule.length:
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: needs a finite schedule with a length > 0, got "
                 f"{self.schedule!r} (length {self.schedule.length!r})"
             )
@@ -310,4 +320,5 @@ class Stretch(Schedule):
 
     def _f(self, t: Array, xp: Ops) -> Array:
         # t / steps first: exactly 1 at t == steps, so the end is reached exactly
-        return self.schedule._f(t / self.steps * float(self.schedule.length or 0.0), xp)
+        return self.schedule._f(
+            _retimed(t / self.steps * float(self.schedule.length or 0.0), xp), xp)

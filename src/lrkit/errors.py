@@ -10,6 +10,8 @@ error a Python user expects, so that ``except ValueError`` keeps working:
   parameter, e.g. ``cosine: steps must be > 0, got 0``.
 * :class:`InputTypeError` (``Error``, ``TypeError``): a value of the wrong type
   for a parameter, e.g. ``cosine: steps must be a number, got '10'``.
+* :class:`StoreError` (``Error``): the store of finished runs failed after it was
+  opened (a full disk, a corrupted database); stored runs stay stored.
 
 They are shown and pickled under their public names (``lrkit.SpecError``, ...).
 
@@ -29,7 +31,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Error", "SpecError", "InputError", "InputTypeError", "closest", "shown"]
+__all__ = ["Error", "SpecError", "InputError", "InputTypeError", "StoreError", "closest",
+           "shown"]
 
 
 class Error(Exception):
@@ -55,6 +58,14 @@ class InputError(Error, ValueError):
 class InputTypeError(Error, TypeError):
     """A value of the wrong type for a parameter; the message names the parameter, the
     value and the type expected."""
+
+    __module__ = "lrkit"
+
+
+class StoreError(Error):
+    """The store of finished runs cannot be read or written once open (a full disk, a
+    read-only or corrupted database, a stored record that lacks a field); the message
+    names the storage and the cause. What was stored before stays stored."""
 
     __module__ = "lrkit"
 

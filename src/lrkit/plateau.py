@@ -69,6 +69,9 @@ class Plateau(Schedule):
     def length(self) -> float | None:
         return 0.0
 
+    def _ceiling(self) -> float:
+        return 1.0
+
     def _f(self, t: Array, xp: Ops) -> Array:
         return t * 0.0 + 1.0
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ._files import save_figure
 from .errors import InputError, InputTypeError
 from .schedule import Schedule
 from .spec import as_schedule
@@ -213,7 +214,7 @@ def save(schedules: Any, steps: float, path: str | Path, *, log: bool = False,
                 f"plot: cannot write {str(p)!r}: unknown image format {p.suffix!r}; "
                 f"use one of {', '.join('.' + k for k in sorted(supported))}"
             )
-        fig.savefig(p, dpi=dpi)
+        save_figure(fig, p, dpi=dpi)  # atomically: a failure leaves the old file
     finally:
         _pyplot().close(fig)
     return p

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
 from . import _check
-from .errors import InputError, InputTypeError
+from .errors import InputError, InputTypeError, shown
 from .xp import MATH, Array, Ops, namespace
 
 REGISTRY: dict[str, type[Schedule]] = {}
@@ -62,14 +63,31 @@ def _numpy_ops() -> Ops:
     return _NUMPY
 
 
+T_MAX = 2.0**53
+"""The largest step a schedule tells apart: ``s(t)`` and ``s.values(t)`` evaluate any
+``t > T_MAX`` as ``T_MAX`` (9.007e15). Beyond it float64 cannot hold consecutive whole
+steps, and no training reaches it (a billion updates a second for 104 days); the clamp
+keeps every formula's intermediate values (``t / steps``, cycle counts, ``lgamma``)
+finite. ``Schedule.evaluate`` (traced, unchecked) does not clamp."""
+
+
 def check_t(t: Any) -> float:
-    """Validate one step value: a finite real number ``>= 0``."""
+    """Validate one step value: a finite real number ``>= 0`` (an int too large for a
+    float is refused), clamped to :data:`T_MAX`.
+
+    >>> check_t(3), check_t(1e300) == T_MAX
+    (3.0, True)
+    """
     if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
         raise InputTypeError(f"t must be a number >= 0, got {t!r}")
-    x = float(t)
+    try:
+        x = float(t)
+    except OverflowError:  # an int beyond float64: no formula can evaluate it
+        raise InputError(f"t must be a finite number >= 0 (at most {sys.float_info.max!r}), "
+                         f"got {shown(t)}") from None
     if not (x >= 0.0) or x == math.inf:
-        raise InputError(f"t must be a finite number >= 0, got {t!r}")
-    return x
+        raise InputError(f"t must be a finite number >= 0, got {shown(t)}")
+    return x if x <= T_MAX else T_MAX
 
 
 class Schedule:
@@ -107,8 +125,41 @@ class Schedule:
     def _f(self, t: Array, xp: Ops) -> Array:
         raise NotImplementedError
 
+    _sup: float
+    """The upper bound of the values, from :meth:`_ceiling` (set by the constructor)."""
+    value_fields: ClassVar[tuple[str, ...]] = ()
+    """The fields that hold values of the schedule (``init``, ``end``, ``peak``, ``levels``,
+    ...), as opposed to lengths and factors: its values never exceed the largest of them
+    or of its schedules' (see :meth:`_ceiling`)."""
+
     def __post_init__(self) -> None:
         self._validate()
+        top = self._ceiling()
+        if not top <= sys.float_info.max:  # inf (or nan): some value would overflow
+            raise InputError(self._overflow())
+        object.__setattr__(self, "_sup", top)
+        n = self.length
+        if n is not None and not math.isfinite(n):
+            raise InputError(f"{self.name}: its length (the step from which it holds its final "
+                             f"value) must be a finite number of steps, got {n!r}: "
+                             f"{shown(self)}")
+
+    def _ceiling(self) -> float:
+        """An upper bound of ``s(t)`` over every ``t`` (computed once, by the constructor,
+        which refuses a schedule whose bound is not a finite float): the largest of its
+        :attr:`value_fields` and its schedules' bounds. Combinators that multiply or add
+        (``mul``, ``add``) and schedules whose values go beyond their fields
+        (``one_cycle``'s ``peak / div``) override it."""
+        tops = [c._sup for c in self.children()]
+        for name in self.value_fields:
+            v = getattr(self, name)
+            tops.extend(float(x) for x in (v if isinstance(v, tuple) else (v,)) if x is not None)
+        return max(tops, default=0.0)
+
+    def _overflow(self) -> str:
+        """The message refusing a schedule whose values can exceed the largest float."""
+        return (f"{self.name}: its values can exceed the largest float "
+                f"({sys.float_info.max!r}): {shown(self)}")
 
     def _validate(self) -> None:
         """Check and normalise fields (``self._set`` rewrites a frozen field)."""
@@ -123,7 +174,8 @@ class Schedule:
 
     # -- evaluation ----------------------------------------------------------
     def __call__(self, t: Any) -> float:
-        """The value at step ``t`` (int or float ``>= 0``) as a Python float."""
+        """The value at step ``t`` (int or float ``>= 0``) as a Python float; ``t`` beyond
+        :data:`T_MAX` (2**53) is evaluated as ``T_MAX``."""
         return float(self._f(check_t(t), MATH))
 
     def values(self, t: Any) -> np.ndarray:
@@ -132,7 +184,8 @@ class Schedule:
         A single number is always a count: an int, or a float that is a whole number
         (``values(1e4)`` is ``values(10000)``); any other float is refused (the value at
         one ``t`` is ``s(t)``; at given steps, pass them as a list or array). Computed
-        vectorised with NumPy, in cache-sized chunks.
+        vectorised with NumPy, in cache-sized chunks; ``t`` beyond :data:`T_MAX` is
+        evaluated as ``T_MAX``, as in ``s(t)``.
 
         >>> from lrkit import linear
         >>> linear(1.0, end=0.0, steps=4).values(4.0).tolist()
@@ -144,17 +197,24 @@ class Schedule:
                     hint = (f"; for the value at t={t!r} use s({t!r}), for values at given "
                             f"steps pass them as a list: s.values([{t!r}])"
                             if math.isfinite(t) else "")
-                    raise ValueError(
+                    raise InputError(
                         f"values: a single number is a count of steps (values(n) evaluates "
                         f"t = 0 .. n-1), so it must be a whole number, got {t!r}{hint}")
                 t = int(t)
             if t < 0:
                 raise InputError(f"values: n must be >= 0, got {t!r}")
+            if t > sys.maxsize // 8:  # NumPy cannot even describe such an array
+                raise InputError(f"values: n must be at most {sys.maxsize // 8:,} (an array "
+                                 f"of n float64 values), got {shown(t)}")
             ts = np.arange(int(t), dtype=np.float64)
         elif isinstance(t, bool):
-            raise TypeError(f"values: n must be a count of steps or an array of t, got {t!r}")
+            raise InputTypeError(f"values: n must be a count of steps or an array of t, got {t!r}")
         else:
-            ts = np.asarray(t, dtype=np.float64)
+            try:
+                ts = np.asarray(t, dtype=np.float64)
+            except OverflowError:  # an int beyond float64
+                raise InputError(f"t must be finite numbers >= 0 (at most "
+                                 f"{sys.float_info.max!r}), got {shown(t)}") from None
             if ts.size and not (np.all(ts >= 0) and np.all(np.isfinite(ts))):
                 bad = ts[~((ts >= 0) & np.isfinite(ts))].flat[0]
                 raise InputError(f"t must be finite numbers >= 0, got {bad!r}")
@@ -165,7 +225,7 @@ class Schedule:
         ops = _numpy_ops()
         with np.errstate(all="ignore"):
             for i in range(0, flat.size, _CHUNK):
-                result[i : i + _CHUNK] = self._f(flat[i : i + _CHUNK], ops)
+                result[i : i + _CHUNK] = self._f(np.minimum(flat[i : i + _CHUNK], T_MAX), ops)
         return result.reshape(ts.shape)
 
     def evaluate(self, t: Array, xp: Any = None) -> Array:
@@ -308,6 +368,7 @@ class Constant(Schedule):
     """
 
     name = "constant"
+    value_fields = ("value",)
     positional = written = 1
     value: float
     _: dataclasses.KW_ONLY
@@ -316,7 +377,7 @@ class Constant(Schedule):
     def _validate(self) -> None:
         self._set("value", _check.nonneg(self.name, "value", self.value))
         if self.steps is not None:
-            self._set("steps", _check.positive(self.name, "steps", self.steps))
+            self._set("steps", _check.length(self.name, "steps", self.steps))
 
     @property
     def length(self) -> float | None:
@@ -382,6 +443,14 @@ class Mul(_Binary):
     name = "mul"
     symbol = "*"
 
+    def _ceiling(self) -> float:
+        return self.left._sup * self.right._sup
+
+    def _overflow(self) -> str:
+        return (f"{self.name}: left * right can exceed the largest float "
+                f"({sys.float_info.max!r}): left reaches {self.left._sup!r}, right "
+                f"{self.right._sup!r}")
+
     def _f(self, t: Array, xp: Ops) -> Array:
         return self.left._f(t, xp) * self.right._f(t, xp)
 
@@ -393,6 +462,14 @@ class Add(_Binary):
     name = "add"
     symbol = "+"
 
+    def _ceiling(self) -> float:
+        return self.left._sup + self.right._sup
+
+    def _overflow(self) -> str:
+        return (f"{self.name}: left + right can exceed the largest float "
+                f"({sys.float_info.max!r}): left reaches {self.left._sup!r}, right "
+                f"{self.right._sup!r}")
+
     def _f(self, t: Array, xp: Ops) -> Array:
         return self.left._f(t, xp) + self.right._f(t, xp)
 
@@ -402,6 +479,9 @@ class Min(_Binary):
     """``min(left(t), right(t))``."""
 
     name = "min"
+
+    def _ceiling(self) -> float:
+        return min(self.left._sup, self.right._sup)
 
     def _f(self, t: Array, xp: Ops) -> Array:
         return xp.minimum(self.left._f(t, xp), self.right._f(t, xp))

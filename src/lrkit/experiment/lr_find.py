@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .._check import integer
+from .._files import save_figure
 from ..errors import InputError, InputTypeError
 from ..schedule import Schedule
 from ..schedules import Exponential, Linear
@@ -473,8 +474,10 @@ def plot_lr_find(result: LRFindResult, path: str | None = None, *, ax: Any = Non
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     if path:
-        fig.savefig(path)
         import matplotlib.pyplot as plt
 
-        plt.close(fig)
+        try:
+            save_figure(fig, path)  # atomically: a failure leaves no partial image
+        finally:
+            plt.close(fig)
     return fig

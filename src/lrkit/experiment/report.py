@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .._files import save_figure, write_text
 from .floats import float_array
 from .recipe import (
     CI_DEFINITION,
@@ -233,8 +234,10 @@ def plot_compare(report: dict[str, Any], path: str) -> str:
     ax_loss.legend(fontsize=8, loc="upper right", framealpha=0.9)
     fig.suptitle(f"lrkit compare \u2014 {report['task']['name']}", fontsize=12)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -353,14 +356,16 @@ seeds of the schedule.</p>
 def write_report(
     report: dict[str, Any], out: str, lr_find_png: str | None = None
 ) -> dict[str, str]:
-    """Write ``compare.png``, ``results.json`` and ``report.html`` into ``out``; their paths."""
+    """Write ``compare.png``, ``results.json`` and ``report.html`` into ``out``; their paths.
+
+    Each file is written atomically (:mod:`lrkit._files`): a failure leaves the previous
+    version of that file, or none, never a partial one."""
     os.makedirs(out, exist_ok=True)
     paths = {"png": os.path.join(out, "compare.png"), "json": os.path.join(out, "results.json"),
              "html": os.path.join(out, "report.html")}
+    text = to_json(report)  # first: a report that cannot be written as JSON writes nothing
     plot_compare(report, paths["png"])
-    with open(paths["json"], "w", encoding="utf-8") as f:
-        f.write(to_json(report))
-    page = html_report(report, {"compare": paths["png"], "lr_find": lr_find_png})
-    with open(paths["html"], "w", encoding="utf-8") as f:
-        f.write(page)
+    write_text(paths["json"], text)
+    write_text(paths["html"], html_report(report, {"compare": paths["png"],
+                                                   "lr_find": lr_find_png}))
     return paths

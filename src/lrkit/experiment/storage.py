@@ -122,6 +122,10 @@ def open_storage(url: str, heartbeat: float | None = None, grace: float | None =
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     k = kind(url)
+    if k == "sqlite":  # in-memory, foreign, corrupted or read-only files: refused untouched
+        from .opening import check_sqlite
+
+        check_sqlite(url)
     try:
         if k == "journal":
             from optuna.storages.journal import JournalFileBackend, JournalStorage

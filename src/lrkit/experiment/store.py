@@ -19,21 +19,60 @@ finds what is done; the first trial stored for a key wins. Study-level facts
 (:meth:`Store.get_note` / :meth:`Store.set_note`).
 
 Opening never changes a trial; a URL that cannot be opened raises
-``ValueError`` naming it.
+:class:`lrkit.InputError` (a ``ValueError``) naming it. An SQLite URL is checked before
+Optuna touches the file (:mod:`lrkit.experiment.opening`: in-memory databases, files that
+are not an Optuna storage, corrupted or read-only ones are refused, the file left as it
+was). Once open, a failure to read or write (a full disk, a database corrupted meanwhile,
+a stored record that lacks a field) raises :class:`lrkit.StoreError` naming the storage
+and the cause; what was stored before stays stored.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from ..errors import InputError
+from ..errors import InputError, StoreError, shown
+from .opening import cause, check_sqlite, store_errors
 from .recipe import STUDY
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ATTR = "lrkit"
 #: one run's result as stored: ``RunResult.to_dict()`` (JSON: ``None`` for NaN)
 Result = dict[str, Any]
+
+
+RESULT_FIELDS = ("train_loss", "eval_steps", "val_loss", "lr", "diverged")
+"""The fields of a stored result (``RunResult.to_dict()``) that the summary reads."""
+
+
+def _store_errors(action: str) -> Callable[[F], F]:
+    """Decorate a :class:`Store` method with :func:`store_errors`."""
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def inner(self: Store, *args: Any, **kwargs: Any) -> Any:
+            with store_errors(self.url, action):
+                return method(self, *args, **kwargs)
+        return inner  # type: ignore[return-value]
+    return wrap
+
+
+def _checked(store: Store, number: int, rec: dict[str, Any]) -> Result:
+    """``rec["result"]``, or a :class:`lrkit.StoreError` if it lacks a field the summary
+    reads."""
+    result: Result = rec["result"]
+    missing = ([f for f in RESULT_FIELDS if f not in result] if isinstance(result, dict)
+               else list(RESULT_FIELDS))
+    if missing:
+        raise StoreError(
+            f"--storage {store.url!r}: trial {number} of study {store.name!r} holds a run "
+            f"({shown(rec['key'])}) whose result lacks {', '.join(map(repr, missing))}; "
+            "delete that trial (optuna.delete_study removes the whole study) or use "
+            "another --study")
+    return result
 
 
 class Store:
@@ -42,7 +81,8 @@ class Store:
     >>> import tempfile, os
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "x.db")
     >>> st = Store(url)
-    >>> st.put({"key": "k1", "peak": 0.1, "seed": 0}, {"key": "k1", "val_loss": [2.0, 0.5],
+    >>> st.put({"key": "k1", "peak": 0.1, "seed": 0}, {"key": "k1", "train_loss": [2.1, 0.6],
+    ...        "eval_steps": [0, 10], "val_loss": [2.0, 0.5], "lr": [0.1, 0.0],
     ...        "diverged": False})
     >>> st.load()["k1"]["val_loss"]
     [2.0, 0.5]
@@ -55,13 +95,13 @@ class Store:
         if not isinstance(url, str) or not url.strip():
             raise InputError(f"--storage must be an Optuna storage URL, got {url!r}")
         self.url, self.name = url, study
+        check_sqlite(url)
         try:
             self.study = optuna.create_study(
                 storage=url, study_name=study, direction="minimize", load_if_exists=True
             )
         except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna raise many kinds
-            msg = " ".join(str(e).split())[:300] or type(e).__name__
-            raise InputError(f"--storage {url!r} cannot be opened: {msg}") from None
+            raise InputError(f"--storage {url!r} cannot be opened: {cause(e)}") from None
 
     @classmethod
     def on(cls, storage: Any, url: str, study: str) -> Store:
@@ -76,26 +116,32 @@ class Store:
                                          direction="minimize", load_if_exists=True)
         return self
 
+    @_store_errors("read")
     def load(self) -> dict[str, Result]:
-        """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key)."""
+        """Every stored run: key -> ``RunResult.to_dict()`` (the first trial per key).
+
+        A record that lacks a field of :data:`RESULT_FIELDS` raises
+        :class:`lrkit.StoreError` naming the trial and the field."""
         from optuna.trial import TrialState
 
         out: dict[str, Result] = {}
         for tr in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             rec = tr.user_attrs.get(ATTR)
             if isinstance(rec, dict) and "key" in rec and "result" in rec:
-                out.setdefault(rec["key"], rec["result"])
+                out.setdefault(rec["key"], _checked(self, tr.number, rec))
         return out
 
     def count(self) -> int:
         """How many runs are stored (trials carrying an lrkit record)."""
         return len(self.load())
 
+    @_store_errors("write")
     def put(self, meta: dict[str, Any], result: Result) -> None:
         """Store one finished run: ``meta`` has ``key``, ``peak``, ``seed`` (and any
         JSON-safe details); ``result`` is ``RunResult.to_dict()``."""
         self.put_many([(meta, result)])
 
+    @_store_errors("write")
     def put_many(self, runs: Sequence[tuple[dict[str, Any], Result]]) -> None:
         """Store several finished runs (``(meta, result)`` pairs, as :meth:`put`) at once:
         all or none, one transaction (:func:`~lrkit.experiment.storage.add_trials`). When
@@ -116,10 +162,12 @@ class Store:
         u = self.url.strip()
         return u.startswith("sqlite") and (u.rstrip("/").endswith(":") or ":memory:" in u)
 
+    @_store_errors("read")
     def get_note(self, name: str) -> Any:
         """A study user attribute (``None`` if absent)."""
         return self.study.user_attrs.get(name)
 
+    @_store_errors("write")
     def set_note(self, name: str, value: Any) -> None:
         self.study.set_user_attr(name, value)
 

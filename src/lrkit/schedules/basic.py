@@ -9,10 +9,12 @@ piecewise-constant schedules of Keras, optax and PyTorch.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import KW_ONLY
 from typing import TYPE_CHECKING
 
 from .. import _check
+from ..errors import InputError
 from ..schedule import Schedule, schedule_class
 from ..xp import Array, Ops
 
@@ -26,7 +28,7 @@ class _Periodic(Schedule):
         staircase: bool
 
     def _check_periods(self) -> None:
-        self._set("every", _check.positive(self.name, "every", self.every))
+        self._set("every", _check.length(self.name, "every", self.every))
         _check.flag(self.name, "staircase", self.staircase)
 
     def _periods(self, t: Array, xp: Ops) -> Array:
@@ -66,6 +68,7 @@ class TimeDecay(_Periodic):
     """
 
     name = "time_decay"
+    value_fields = ("init",)
     positional = 1
     init: float
     _: KW_ONLY
@@ -80,10 +83,13 @@ class TimeDecay(_Periodic):
         self._check_periods()
         _check.flag(self.name, "compounding", self.compounding)
         if self.compounding and (self.every != 1 or self.staircase):
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: compounding=True is the seed's per-epoch loop and needs every=1 "
                 f"and staircase=False, got every={self.every!r}, staircase={self.staircase!r}"
             )
+        if self.compounding and 0 < self.k and not 1.0 / self.k <= sys.float_info.max:
+            raise InputError(f"{self.name}: k must be 0 or at least {1 / sys.float_info.max!r} "
+                             f"with compounding=True (its formula uses 1 / k), got {self.k!r}")
 
     def _log_prod(self, n: Array, xp: Ops) -> Array:
         """``log prod_{j=1}^{n-1} (1 + k * j)`` for whole ``n >= 0`` (exactly 0 for n <= 1)."""
@@ -118,6 +124,7 @@ class StepDecay(Schedule):
     """
 
     name = "step_decay"
+    value_fields = ("init",)
     positional = 1
     init: float
     _: KW_ONLY
@@ -128,7 +135,7 @@ class StepDecay(Schedule):
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
         self._set("factor", _check.between(self.name, "factor", self.factor, 0, 1))
-        self._set("every", _check.positive(self.name, "every", self.every))
+        self._set("every", _check.length(self.name, "every", self.every))
         self._set("offset", _check.nonneg(self.name, "offset", self.offset))
 
     def _f(self, t: Array, xp: Ops) -> Array:
@@ -154,6 +161,7 @@ class Exponential(_Periodic):
     """
 
     name = "exponential"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -166,7 +174,7 @@ class Exponential(_Periodic):
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
         if (self.k is None) == (self.factor is None):
-            raise ValueError(f"{self.name}: give exactly one of k= or factor=, "
+            raise InputError(f"{self.name}: give exactly one of k= or factor=, "
                              f"got k={self.k!r}, factor={self.factor!r}")
         if self.k is not None:
             self._set("k", _check.nonneg(self.name, "k", self.k))
@@ -175,16 +183,16 @@ class Exponential(_Periodic):
         self._check_periods()
         if self.end is None:
             if self.growing:
-                raise ValueError(f"{self.name}: factor={self.factor!r} > 1 grows without bound; "
+                raise InputError(f"{self.name}: factor={self.factor!r} > 1 grows without bound; "
                                  "give end= as a ceiling")
             return
         end = _check.nonneg(self.name, "end", self.end)
         self._set("end", end)
         if self.growing and end < self.init:
-            raise ValueError(f"{self.name}: end is the ceiling of a growing curve and must be "
+            raise InputError(f"{self.name}: end is the ceiling of a growing curve and must be "
                              f">= init={self.init!r}, got {end!r}")
         if not self.growing and end > self.init:
-            raise ValueError(f"{self.name}: end is the floor of a decay and must be "
+            raise InputError(f"{self.name}: end is the floor of a decay and must be "
                              f"<= init={self.init!r}, got {end!r}")
 
     @property
@@ -229,6 +237,7 @@ class Piecewise(Schedule):
     """
 
     name = "piecewise"
+    value_fields = ("levels",)
     positional = 1
     levels: tuple[float, ...]
     _: KW_ONLY
@@ -241,7 +250,7 @@ class Piecewise(Schedule):
         _check.increasing(self.name, "at", self.at)
         _check.flag(self.name, "after", self.after)
         if len(self.at) != len(self.levels) - 1:
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: at needs len(levels) - 1 = {len(self.levels) - 1} boundaries, "
                 f"got {len(self.at)}"
             )
@@ -271,6 +280,7 @@ class MultiStep(Schedule):
     """
 
     name = "multistep"
+    value_fields = ("init",)
     positional = 1
     init: float
     _: KW_ONLY

@@ -5,10 +5,12 @@ one-cycle, cosine with warm restarts (SGDR) and cyclical learning rates.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import KW_ONLY
 from typing import Any
 
 from .. import _check
+from ..errors import InputError, InputTypeError, shown
 from ..schedule import Schedule, schedule_class
 from ..xp import Array, Ops
 
@@ -56,23 +58,26 @@ class Interpolate(Schedule):
         try:
             pairs = tuple(tuple(k) for k in self.knots)
         except TypeError:
-            raise TypeError(
+            raise InputTypeError(
                 f"{self.name}: knots must be a sequence of (t, value) pairs, got {self.knots!r}"
             ) from None
         out = []
         for i, pair in enumerate(pairs):
             if len(pair) != 2:
-                raise ValueError(
+                raise InputError(
                     f"{self.name}: knots[{i}] must be a (t, value) pair, got {pair!r}"
                 )
             t, v = pair
             out.append((_check.number(self.name, f"knots[{i}][0]", t),
                         _check.nonneg(self.name, f"knots[{i}][1]", v)))
         if not out:
-            raise ValueError(f"{self.name}: knots must hold at least one (t, value) pair, got ()")
+            raise InputError(f"{self.name}: knots must hold at least one (t, value) pair, got ()")
         _check.increasing(self.name, "knot times", [t for t, _ in out])
         self._set("knots", tuple(out))
         _check.choice(self.name, "shape", self.shape, SHAPES)
+
+    def _ceiling(self) -> float:
+        return max(v for _, v in self.knots)
 
     @property
     def length(self) -> float | None:
@@ -118,6 +123,7 @@ class OneCycle(Schedule):
     """
 
     name = "one_cycle"
+    value_fields = ("peak",)
     positional = 1
     peak: float
     _: KW_ONLY
@@ -130,7 +136,7 @@ class OneCycle(Schedule):
 
     def _validate(self) -> None:
         self._set("peak", _check.nonneg(self.name, "peak", self.peak))
-        self._set("steps", _check.positive(self.name, "steps", self.steps))
+        self._set("steps", _check.length(self.name, "steps", self.steps))
         _check.flag(self.name, "three_phase", self.three_phase)
         high = 0.5 if self.three_phase else 1  # three-phase falls back to init by 2*up_frac
         self._set("up_frac", _check.between(self.name, "up_frac", self.up_frac, 0, high,
@@ -138,6 +144,15 @@ class OneCycle(Schedule):
         self._set("div", _check.positive(self.name, "div", self.div))
         self._set("final_div", _check.positive(self.name, "final_div", self.final_div))
         _check.choice(self.name, "shape", self.shape, SHAPES)
+
+    def _ceiling(self) -> float:
+        low = self.peak / self.div  # the start; the end is low / final_div
+        return max(self.peak, low, low / self.final_div)
+
+    def _overflow(self) -> str:
+        return (f"{self.name}: peak / div and peak / div / final_div must be at most the "
+                f"largest float ({sys.float_info.max!r}), got peak={self.peak!r}, "
+                f"div={self.div!r}, final_div={self.final_div!r}")
 
     def _times(self) -> list[float]:
         n = float(self.steps)
@@ -192,6 +207,7 @@ class CosineRestarts(Schedule):
     """
 
     name = "cosine_restarts"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -203,10 +219,11 @@ class CosineRestarts(Schedule):
 
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
-        self._set("cycle_steps", _check.positive(self.name, "cycle_steps", self.cycle_steps))
+        self._set("cycle_steps", _check.length(self.name, "cycle_steps", self.cycle_steps))
         mult = _check.number(self.name, "cycle_mult", self.cycle_mult)
-        if mult < 1:
-            raise ValueError(f"{self.name}: cycle_mult must be >= 1, got {mult!r}")
+        if not 1 <= mult <= _check.MAX_CYCLE_MULT:
+            raise InputError(f"{self.name}: cycle_mult must be in [1, 2**53] (a cycle at most "
+                             f"2**53 times longer than the one before), got {shown(mult)}")
         self._set("cycle_mult", mult)
         self._set("cycle_factor",
                   _check.between(self.name, "cycle_factor", self.cycle_factor, 0, 1))
@@ -239,11 +256,11 @@ class CosineRestarts(Schedule):
         start = self._start(i, xp)
         period = n * xp.power(m, i)
         top = self.init * xp.power(self.cycle_factor, i)
-        z = (t - start) / period
-        rest = xp.maximum((self._start(i + 1.0, xp) - t) / period, 0.0)
+        z = xp.clip((t - start) / period, 0.0, 1.0)
+        rest = xp.clip((self._start(i + 1.0, xp) - t) / period, 0.0, 1.0)
         out = self.end + (top - self.end) * xp.cos_bell(z, rest)
         if self.cycles is not None:
-            out = xp.where(i >= self.cycles, self.end, out)
+            out = xp.where(i >= float(self.cycles), self.end, out)
         return out
 
 
@@ -267,6 +284,7 @@ class Cyclic(Schedule):
     """
 
     name = "cyclic"
+    value_fields = ("init", "peak")
     positional = 1
     init: float
     _: KW_ONLY
@@ -279,19 +297,29 @@ class Cyclic(Schedule):
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
         self._set("peak", _check.nonneg(self.name, "peak", self.peak))
-        self._set("up_steps", _check.positive(self.name, "up_steps", self.up_steps))
+        self._set("up_steps", _check.length(self.name, "up_steps", self.up_steps))
         if self.down_steps is not None:
-            self._set("down_steps", _check.positive(self.name, "down_steps", self.down_steps))
+            self._set("down_steps", _check.length(self.name, "down_steps", self.down_steps))
         _check.choice(self.name, "policy", self.policy, POLICIES)
         self._set("factor", _check.between(self.name, "factor", self.factor, 0, 1, True, False))
+        if not self._total() <= sys.float_info.max:
+            raise InputError(f"{self.name}: up_steps + down_steps must be at most "
+                             f"{sys.float_info.max!r} (the length of a cycle), got "
+                             f"up_steps={self.up_steps!r}, down_steps={self.down_steps!r}")
+
+    def _total(self) -> float:
+        """The length of a cycle: ``up_steps + down_steps``."""
+        up = float(self.up_steps)
+        return up + float(self.down_steps if self.down_steps is not None else up)
 
     def _f(self, t: Array, xp: Ops) -> Array:
-        up = float(self.up_steps)
-        total = up + float(self.down_steps if self.down_steps is not None else up)
-        ratio = up / total
+        total = self._total()
+        ratio = float(self.up_steps) / total
         cycle = xp.floor(1 + t / total)
-        x = 1.0 + t / total - cycle
-        frac = xp.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+        x = 1.0 + t / total - cycle  # in [0, 1)
+        # a phase far shorter than the other rounds ratio to 0 or 1; its branch is then
+        # never taken (x == 0 gives 0 either way), but Python floats evaluate both
+        frac = xp.where(x <= ratio, x / (ratio or 1.0), (x - 1) / ((ratio - 1) or -1.0))
         height = (self.peak - self.init) * frac
         if self.policy == "triangular2":
             height = height * (1 / xp.power(2.0, cycle - 1))

@@ -11,6 +11,7 @@ from dataclasses import KW_ONLY
 from typing import TYPE_CHECKING
 
 from .. import _check
+from ..errors import InputError
 from ..schedule import Schedule, schedule_class
 from ..xp import Array, Ops
 
@@ -39,7 +40,7 @@ class _Anneal(Schedule):
 
     def _check_range(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
-        self._set("steps", _check.positive(self.name, "steps", self.steps))
+        self._set("steps", _check.length(self.name, "steps", self.steps))
         self._set("end", _check.nonneg(self.name, "end", self.end))
 
     @property
@@ -69,6 +70,7 @@ class Linear(_Anneal):
     """
 
     name = "linear"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -105,6 +107,7 @@ class Polynomial(Schedule):
     """
 
     name = "polynomial"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -117,14 +120,14 @@ class Polynomial(Schedule):
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
         if (self.steps is None) == (self.every is None):
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: give exactly one of steps= (decay once, then hold end) or "
                 f"every= (restart every `every` steps), got steps={self.steps!r}, "
                 f"every={self.every!r}"
             )
         for name in ("steps", "every"):
             if getattr(self, name) is not None:
-                self._set(name, _check.positive(self.name, name, getattr(self, name)))
+                self._set(name, _check.length(self.name, name, getattr(self, name)))
         self._set("end", _check.nonneg(self.name, "end", self.end))
         self._set("power", _check.positive(self.name, "power", self.power))
         self._set("progress_power",
@@ -141,7 +144,9 @@ class Polynomial(Schedule):
         else:
             assert self.every is not None
             horizon = self.every * xp.maximum(-xp.floor(-t / self.every), 1.0)
-            rest = xp.one_minus_pow(t / horizon, (horizon - t) / horizon, k)
+            # clipped: far out, every * ceil(t / every) can round to just below t
+            rest = xp.one_minus_pow(xp.clip(t / horizon, 0.0, 1.0),
+                                    xp.clip((horizon - t) / horizon, 0.0, 1.0), k)
         return (self.init - self.end) * xp.power(rest, self.power) + self.end
 
 
@@ -163,6 +168,7 @@ class Cosine(_Anneal):
     """
 
     name = "cosine"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -204,6 +210,7 @@ class Tanh(_Anneal):
     """
 
     name = "tanh"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -217,7 +224,7 @@ class Tanh(_Anneal):
         self._set("x_start", _check.number(self.name, "x_start", self.x_start))
         self._set("x_end", _check.number(self.name, "x_end", self.x_end))
         if self.x_end <= self.x_start:
-            raise ValueError(f"{self.name}: x_end must be > x_start={self.x_start!r}, "
+            raise InputError(f"{self.name}: x_end must be > x_start={self.x_start!r}, "
                              f"got {self.x_end!r}")
 
     def _f(self, t: Array, xp: Ops) -> Array:
@@ -238,6 +245,7 @@ class Rex(_Anneal):
     """
 
     name = "rex"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -266,6 +274,7 @@ class InverseSqrt(Schedule):
     """
 
     name = "inverse_sqrt"
+    value_fields = ("init",)
     positional = 1
     init: float
     _: KW_ONLY
@@ -273,7 +282,7 @@ class InverseSqrt(Schedule):
 
     def _validate(self) -> None:
         self._set("init", _check.nonneg(self.name, "init", self.init))
-        self._set("every", _check.positive(self.name, "every", self.every))
+        self._set("every", _check.length(self.name, "every", self.every))
 
     def _f(self, t: Array, xp: Ops) -> Array:
         return self.init / xp.sqrt(1.0 + t / self.every)
@@ -297,6 +306,7 @@ class WSD(_Anneal):
     """
 
     name = "wsd"
+    value_fields = ("init", "end")
     positional = 1
     init: float
     _: KW_ONLY
@@ -307,10 +317,10 @@ class WSD(_Anneal):
 
     def _validate(self) -> None:
         self._check_range()
-        self._set("decay_steps", _check.positive(self.name, "decay_steps", self.decay_steps))
+        self._set("decay_steps", _check.length(self.name, "decay_steps", self.decay_steps))
         _check.choice(self.name, "shape", self.shape, WSD_SHAPES)
         if self.decay_steps > self.steps:
-            raise ValueError(f"{self.name}: decay_steps must be <= steps={self.steps!r}, "
+            raise InputError(f"{self.name}: decay_steps must be <= steps={self.steps!r}, "
                              f"got {self.decay_steps!r}")
 
     def _f(self, t: Array, xp: Ops) -> Array:
