@@ -131,7 +131,7 @@ def _load_commands() -> None:
     """Register the sub-commands (their modules import heavy libraries lazily)."""
     import importlib
 
-    for name in ("schedules", "experiment"):
+    for name in ("schedules", "experiment", "predict"):
         try:
             importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as e:

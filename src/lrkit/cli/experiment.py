@@ -158,6 +158,13 @@ class _Bars:
 @click.option("--target-loss", type=float, default=None,
               help="steps to reach this validation loss")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
+@click.option("--predict", "predict", is_flag=True,
+              help="experimental: train only constant and cosine at every peak, predict the "
+                   "other schedules with a fitted loss law, train the best --top-k of them; "
+                   "writes predict.png, predict.json (see docs/predict.md). "
+                   + recipe.PREDICT_ACCURACY)
+@click.option("--top-k", type=int, default=recipe.PREDICT_TOP_K, show_default=True,
+              help="with --predict: how many predicted-best schedules to train")
 def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | None,
                 data: str | None, target: str | None, batch_size: int | None,
                 device: str | None, quiet: bool, epochs: int | None, steps: int | None,
@@ -165,7 +172,8 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
                 momentum: float | None, nesterov: bool | None, weight_decay: float | None,
                 betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
                 jobs: int, chunk_size: int, out: str, storage: str | None, study: str,
-                target_acc: float | None, target_loss: float | None, as_json: bool) -> None:
+                target_acc: float | None, target_loss: float | None, as_json: bool,
+                predict: bool, top_k: int) -> None:
     """Train a task under several schedules, fairly, and rank them.
 
     Every schedule is a shape over the N training steps, rescaled to each peak
@@ -192,6 +200,10 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
         command=" ".join(["lrkit", *(shlex.quote(a) for a in sys.argv[1:])])
         if len(sys.argv) > 1 and sys.argv[1] == "compare" else None,
     )
+    if predict:
+        from .predict import compare_predict
+
+        return compare_predict(opts, top_k, quiet, as_json, _Bars(quiet), t0)
     with _Bars(quiet) as bars:
         result = run_compare(opts, bars)
     from ..experiment import report as rep
