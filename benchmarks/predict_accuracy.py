@@ -13,12 +13,16 @@ every other schedule at every peak, and compares with what was trained:
 * the mean relative error of the final loss, and of the whole curve (every evaluation
   after step 0), over the held-out schedules x peaks;
 * the fit's own error on the fitting runs (the worst peak);
+* Spearman rho of the schedules' order (each at its best peak, predicted vs trained);
+* the winner ``compare --predict`` reports (the best trained of the fitting runs and the
+  top-k at their predicted best peak) and whether it is within the trained winner's
+  interval: the winner quality at which the saving is measured;
 * the training a ``compare --predict`` would do: the fitting runs at every peak plus
   the top-k's runs at their predicted best peak, against the full grid, in runs and
   in stored run-seconds (each run's share of its chunk's wall time).
 
     python benchmarks/predict_accuracy.py --storage sqlite:////tmp/pgrid/digits/lrkit.db \
-        [--study lrkit-compare] [--top-k 2] [--json out.json]
+        [--study lrkit-compare] [--top-k 1] [--json out.json]
 """
 
 from __future__ import annotations
@@ -90,6 +94,18 @@ def evaluate(grid: Grid, top_k: int) -> dict[str, object]:
         b = fc.best(lab)
         if b:
             pred_s += secs(next(c for c in cands if c.label == lab), b[0])
+    # the winner --predict reports: the best trained of the fitting runs and the top-k
+    got = {lab: trained[lab] for lab in fc.fitting if lab in trained}
+    for lab in short:
+        b = fc.best(lab)
+        m = grid.measured(next(c for c in cands if c.label == lab), b[0]) if b else None
+        if b and m is not None and m.mean is not None and math.isfinite(m.mean):
+            got[lab] = (b[0], m)
+    swin = min(got, key=lambda k: got[k][1].mean)
+    s_within = bool(got[swin][1].mean - wmean <= wci)
+    order = list(trained)
+    t_order = sorted(trained, key=lambda k: trained[k][1].mean)
+    rho_sched = spearman([ranking.index(k) for k in order], [t_order.index(k) for k in order])
     full_runs = len(cands) * len(grid.peaks) * len(grid.seeds)
     pred_runs = (len(fit_c) * len(grid.peaks) + len(short)) * len(grid.seeds)
     return {
@@ -102,6 +118,9 @@ def evaluate(grid: Grid, top_k: int) -> dict[str, object]:
         "final_rel_error": float(np.mean(rel_final)) if rel_final else math.nan,
         "curve_rel_error": float(np.mean(rel_curve)) if rel_curve else math.nan,
         "fit_error": fc.error,
+        "schedule_spearman": rho_sched,
+        "predict_winner": f"{swin}@{got[swin][0]:.3g}",
+        "predict_winner_within_interval": s_within,
         "runs": f"{pred_runs}/{full_runs}",
         "training_saving": full_s / pred_s if pred_s else math.nan,
         "predicted_rank": ranking,
@@ -113,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--storage", action="append", required=True)
     ap.add_argument("--study", default="lrkit-compare")
-    ap.add_argument("--top-k", type=int, default=2)
+    ap.add_argument("--top-k", type=int, default=1)
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     rows = []
@@ -121,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         g = grids(Store(url, a.study).records())[0]
         rows.append(evaluate(g, a.top_k))
     cols = ["task", "steps", "pairs", "spearman", "predicted_winner", "trained_winner",
-            "winner_within_interval", "final_rel_error", "curve_rel_error", "fit_error",
+            "winner_within_interval", "schedule_spearman", "final_rel_error",
+            "curve_rel_error", "fit_error", "predict_winner", "predict_winner_within_interval",
             "runs", "training_saving"]
     print(" | ".join(cols))
     for r in rows:

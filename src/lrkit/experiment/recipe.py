@@ -146,8 +146,10 @@ DEFINITIONS = {
 #: the fitting runs of the loss law: these default shapes at every peak and seed
 PREDICT_FIT = ("constant", "cosine")
 #: ``compare --predict`` trains this many of the best-predicted schedules (besides the
-#: fitting runs), each at its predicted best peak
-PREDICT_TOP_K = 2
+#: fitting runs), each at its predicted best peak. Measured (benchmarks/predict_accuracy.py):
+#: with 1, the winner reported was within the full grid's winner's interval on digits-mlp,
+#: mnist1d (600 steps) and a wine table, at 3.2x fewer runs than the full grid
+PREDICT_TOP_K = 1
 #: ``compare --predict`` trusts the law when its fit error (the median over peaks of the
 #: mean relative error on the fitting runs) is at most this; else it trains everything.
 #: Measured (benchmarks/predict_accuracy.py): 0.02-0.11 on digits-mlp, mnist1d and a wine
