@@ -104,6 +104,16 @@ def test_compare_predict_from_the_command_line_reuses_the_stored_runs(shortliste
     assert {"predict.json", "predict.png"} <= {p.name for p in d.iterdir()}
 
 
+def test_lrkit_predict_without_fitting_runs_says_what_to_train(tmp_path, capsys):
+    d = tmp_path / "only-wsd"
+    assert run(["compare", "-q", "--task", "digits-mlp", "--steps", "46", "--seeds", "1",
+                "--peaks", "0.05", "--out", str(d), "wsd"]) == 0
+    assert run(["predict", "--from", str(d), "--out", str(tmp_path / "p"), "cosine"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no peak of the study can be fitted (peak 0.05: no constant run at seed 0)" in err
+    assert "-s constant -s cosine" in err and len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("args, words", [
     (["predict"], "give --from OUT_DIR or --storage URL"),
     (["predict", "--from", "/nonexistent-dir"], "no lrkit.db in it"),

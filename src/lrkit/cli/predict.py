@@ -104,7 +104,13 @@ def predict_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], from_dir: st
     if not found:
         raise InputError(f"study {study!r} in {storage!r} holds no lrkit runs")
     grid = found[0]
-    report = build(grid, forecast(grid, cands), cands, {"storage": storage, "study": study})
+    fc = forecast(grid, cands)
+    if fc.error is None:
+        why = "; ".join(f"peak {p:.3g}: {f.problem}" for p, f in sorted(fc.fits.items()))
+        raise InputError(f"no peak of the study can be fitted ({why}); the law needs "
+                         "constant and cosine runs at each peak and seed: lrkit compare "
+                         "-s constant -s cosine with the same settings")
+    report = build(grid, fc, cands, {"storage": storage, "study": study})
     js, png = write(report, out, quiet, as_json)
     if not quiet:
         click.echo(f"wrote {png}, {js}", err=True)
