@@ -52,6 +52,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("experiment", "Train a task under several schedules, fairly, and rank them."),
     "find-lr": ("experiment", "Find a good learning rate with the range test."),
     "list": ("schedules", "The catalogue: every schedule and combinator, with its parameters."),
+    "predict": ("predict", "Predict schedules' validation-loss curves from stored runs, "
+                "without training (experimental)."),
     "report": ("distributed", "Render a shared comparison's report from the store, now (also "
                "while workers run: runs not stored yet are left out and counted)."),
     "status": ("distributed", "How far a shared comparison is: runs stored, claimed (by which "

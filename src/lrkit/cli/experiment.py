@@ -191,6 +191,13 @@ class _Bars:
 @click.option("--target-loss", type=float, default=None,
               help="steps to reach this validation loss")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout")
+@click.option("--predict", "predict", is_flag=True,
+              help="experimental: train only constant and cosine at every peak, predict the "
+                   "other schedules with a fitted loss law, train the best --top-k of them; "
+                   "writes predict.png, predict.json (see docs/predict.md). "
+                   + recipe.PREDICT_ACCURACY)
+@click.option("--top-k", type=int, default=recipe.PREDICT_TOP_K, show_default=True,
+              help="with --predict: how many predicted-best schedules to train")
 def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | None,
                 data: str | None, target: str | None, batch_size: int | None,
                 device: str | None, quiet: bool, epochs: int | None, steps: int | None,
@@ -200,7 +207,7 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
                 betas: tuple[float, float] | None, eps: float | None, grad_clip: float | None,
                 jobs: int, chunk_size: int, out: str, storage: str | None, study: str | None,
                 no_train: bool, lease: float, target_acc: float | None,
-                target_loss: float | None, as_json: bool) -> None:
+                target_loss: float | None, as_json: bool, predict: bool, top_k: int) -> None:
     """Train a task under several schedules, fairly, and rank them.
 
     Every schedule is a shape over the N training steps, rescaled to each peak
@@ -232,7 +239,15 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     )
     from ..experiment.storage import kind
 
-    if storage is not None and kind(storage) != "sqlite":
+    shared = storage is not None and kind(storage) != "sqlite"
+    if predict:
+        if shared:
+            raise click.UsageError("--predict trains on one machine: give an SQLite --storage "
+                                   "(or none)")
+        from .predict import compare_predict
+
+        return compare_predict(opts, top_k, quiet, as_json, _Bars(quiet), t0)
+    if shared:
         _distributed(opts, quiet, as_json, no_train, lease, t0)
         return
     if no_train:

@@ -131,6 +131,18 @@ class Store:
                 out.setdefault(rec["key"], _checked(self, tr.number, rec))
         return out
 
+    def records(self) -> list[dict[str, Any]]:
+        """Every stored run's whole record (the first trial per key), in storage order:
+        the run's ``meta`` as :meth:`put` got it, with its result under ``"result"``."""
+        from optuna.trial import TrialState
+
+        seen: dict[str, dict[str, Any]] = {}
+        for tr in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            rec = tr.user_attrs.get(ATTR)
+            if isinstance(rec, dict) and "key" in rec and "result" in rec:
+                seen.setdefault(rec["key"], rec)
+        return list(seen.values())
+
     def count(self) -> int:
         """How many runs are stored (trials carrying an lrkit record)."""
         return len(self.load())
