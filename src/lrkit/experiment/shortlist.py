@@ -35,7 +35,7 @@ from .compare import CompareResult, Options, default_storage, run_compare
 from .forecast import Forecast, Grid, fitting_candidates, forecast
 from .predict_report import build
 from .progress import Progress, Silent
-from .recipe import PREDICT_FIT, PREDICT_MAX_ERROR, PREDICT_TOP_K
+from .recipe import PREDICT_FIT, PREDICT_MAX_ERROR, PREDICT_TOP_K, STUDY
 from .store import Store
 
 
@@ -101,5 +101,5 @@ def _grid(o: Options, res: CompareResult) -> Grid:
     """The stored runs of ``res``'s setup (every run of the study with its config)."""
     assert o.storage is not None
     config = {"task": res.task["id"], **res.training.settings()}
-    return Grid(config, Store(o.storage, o.study).load(), list(res.peaks), list(res.seeds),
-                res.task["name"])
+    return Grid(config, Store(o.storage, o.study or STUDY).load(), list(res.peaks),
+                list(res.seeds), res.task["name"])
