@@ -259,6 +259,15 @@ def test_extreme_but_accepted_parameters_evaluate_in_both_paths():
     assert c(1e300) == c(2.0**53) == c.values([1e300, BIG])[1]
     assert lrkit.cyclic(0.0, peak=1.0, up_steps=0.1)(BIG) == lrkit.cyclic(
         0.0, peak=1.0, up_steps=0.1).values([2.0**53])[0]
+    # found by benchmarks/fuzz_long.py: lgamma's difference for a tiny k (inf - inf, or a
+    # rounding below 0) no longer gives nan or a value above init
+    for init, k in ((0.0, 2.2250738585072014e-308), (1.5884645480017802e308, 1e-20),
+                    (1e-308, 1e-308)):
+        d = lrkit.time_decay(init, k=k, compounding=True)
+        assert d(0.0) == d(1e6) == init and d.values([0.0, 1e6]).tolist() == [init, init]
+    with pytest.raises(lrkit.InputError, match=r"^repeat: the period \(the schedule's length\) "
+                                               r"must be >= 2\*\*-30"):
+        lrkit.repeat(lrkit.interpolate(((5.333426450123633e-302, 1.0),)))
     # an integer beyond 2**53 is the float the formulas compute with
     assert lrkit.tanh(1.0, steps=2**53 + 1) == lrkit.tanh(1.0, steps=2.0**53)
     assert repr(lrkit.tanh(1.0, steps=2**53 + 1)) == "tanh(init=1.0, steps=9007199254740992.0)"

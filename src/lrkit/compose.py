@@ -250,6 +250,8 @@ class Repeat(Schedule):
                     f"{self.name}: {self.schedule!r} never ends (length "
                     f"{self.schedule.length!r}); give the period as every="
                 )
+            _check.length(self.name, "the period (the schedule's length)",
+                          self.schedule.length)
         else:
             self._set("every", _check.length(self.name, "every", self.every))
 

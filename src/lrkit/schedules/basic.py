@@ -103,7 +103,10 @@ class TimeDecay(_Periodic):
                 return t * 0.0 + self.init
             n = xp.floor(t)
             low, high = self._log_prod(n, xp), self._log_prod(n + 1.0, xp)
-            return self.init * xp.exp(-(low + (t - n) * (high - low)))
+            log_prod = low + (t - n) * (high - low)
+            # >= 0 (every factor is >= 1); rounding of the lgamma difference can dip below,
+            # and for k near 1 / (largest float) it is inf - inf: both mean "about 0"
+            return self.init * xp.exp(-xp.where(log_prod > 0.0, log_prod, 0.0))
         return self.init / (1.0 + self.k * self._periods(t, xp))
 
 
