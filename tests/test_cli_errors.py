@@ -158,7 +158,38 @@ MATRIX = [
     ("compare", "--no-train", ["--no-train"], "--no-train needs a shared --storage"),
     ("compare", "--predict", ["--predict", "--peaks", "spec"], "--predict needs peaks"),
     ("compare", "--top-k", ["--predict", "--top-k", "-1"], "--top-k must be an integer"),
+    ("tune", "--task", ["--task", "nosuch"], "unknown task 'nosuch'"),
+    ("tune", "--data", ["--data", "{tmp}/none.csv", "--target", "y"], "data file not found"),
+    ("tune", "--target", ["--target", "y"], "--target goes with --data"),
+    ("tune", "--batch-size", ["--batch-size", "0"], "--batch-size must be an integer"),
+    ("tune", "--device", ["--device", "tpu"], "device must be cpu, cuda or cuda:N"),
+    ("tune", "--family", ["--family", "nope"], "--family must be one of"),
+    ("tune", "--trials", ["--trials", "0"], "--trials must be an integer >= 1"),
+    ("tune", "--batch", ["--batch", "0"], "--batch must be an integer >= 1"),
+    ("tune", "--jobs", ["--jobs", "0"], "--jobs must be an integer >= 1"),
+    ("tune", "--peaks", ["--peaks", "0.1"], "--peaks must be 'auto' or a range"),
+    ("tune", "--epochs", ["--epochs", "0"], "--epochs must be an integer"),
+    ("tune", "--steps", ["--steps", "0"], "--steps must be an integer"),
+    ("tune", "--eval-every", ["--eval-every", "0"], "--eval-every must be an integer"),
+    ("tune", "--seeds", ["--seeds", "1,1"], "--seeds must be a count like 3"),
+    ("tune", "--optimizer", ["--optimizer", "rmsprop"], "'rmsprop' is not one of"),
+    ("tune", "--momentum", ["--momentum", "1"], "--momentum must be a finite number"),
+    ("tune", "--nesterov", ["--nesterov", "--momentum", "0"], "--nesterov needs"),
+    ("tune", "--weight-decay", ["--weight-decay", "-1"], "--weight-decay must be"),
+    ("tune", "--betas", ["--betas", "a,b"], "give two numbers like 0.9,0.95"),
+    ("tune", "--eps", ["--eps", "0"], "--eps must be a finite number > 0"),
+    ("tune", "--grad-clip", ["--grad-clip", "0"], "--grad-clip must be a finite number > 0"),
+    ("tune", "--storage", ["--storage", "mysql://h/d"], "unknown scheme or driver"),
+    ("tune", "--study", ["--study", ""], "--study must be a name"),
+    ("tune", "--seed", ["--seed", "-1"], "--seed must be an integer >= 0"),
+    ("tune", "--heartbeat", ["--heartbeat", "0"], "--heartbeat must be an integer >= 1"),
+    ("tune", "--grace", ["--grace", "0"], "--grace must be an integer >= 1"),
+    ("tune", "--out", ["--out", "{tmp}/afile"], "is a file, not a folder"),
     ("predict", "--from", ["--from", "{tmp}/none"], "no lrkit.db in it"),
+    ("predict", "specs", ["--storage", "sqlite:///{tmp}/p.db", "cosin(init=P, steps=N)"],
+     "did you mean 'cosine'"),
+    ("predict", "--schedules", ["--storage", "sqlite:///{tmp}/p.db", "-s", "P + "],
+     "--schedules"),
     ("predict", "--storage", ["--storage", ""], "--storage must be"),
     ("predict", "--study", ["--storage", "sqlite:///{tmp}/p.db", "--study", ""],
      "--study must be a name"),
@@ -219,7 +250,8 @@ MATRIX = [
     ("show", "--steps", ["constant(1)", "--steps", "0"], "--steps must be a positive integer"),
     ("show", "--peak", ["constant(P)", "--peak", "-inf"], "--peak must be a finite number"),
 ]
-FLAGS = {"--help", "--quiet", "--json", "--linear", "--plain", "--log", "--version", "--debug"}
+FLAGS = {"--help", "--quiet", "--json", "--linear", "--plain", "--log", "--version", "--debug",
+         "--warm-start"}  # flags that take no value and cannot be wrong
 
 
 def test_the_matrix_covers_every_option():
@@ -251,7 +283,9 @@ def test_every_option_refuses_a_bad_value_storing_nothing(capsys, tmp_path, comm
         base = [*(_C if option != "--steps" else _C[2:]), "--storage", f"sqlite:///{db}"]
     elif command == "find-lr":
         base = ["--seeds", "1"]
-    if command in ("compare", "find-lr"):
+    elif command == "tune":
+        base = ["--storage", f"sqlite:///{db}"]
+    if command in ("compare", "find-lr", "tune"):
         base += ["-q", "-o", str(tmp_path / "o")]
     argv = [command, *base, *args]
     code = run(argv)

@@ -27,7 +27,9 @@ def _opts(d, **kw):
 @pytest.fixture(scope="module")
 def shortlisted(tmp_path_factory):
     d = tmp_path_factory.mktemp("sl")
-    return d, run_predict_compare(_opts(d), top_k=1)
+    res = run_predict_compare(_opts(d), top_k=1)
+    res.stored_after = Store(f"sqlite:///{d / 'lrkit.db'}").count()  # before other tests add
+    return d, res
 
 
 def test_only_the_fitting_runs_and_the_top_k_are_trained(shortlisted):
@@ -35,7 +37,7 @@ def test_only_the_fitting_runs_and_the_top_k_are_trained(shortlisted):
     rep = res.report
     assert rep["fallback"] is None and rep["top_k"] == 1
     # constant + cosine x 2 peaks x 2 seeds, then the best-predicted other schedule x 2 seeds
-    assert Store(f"sqlite:///{d / 'lrkit.db'}").count() == 2 * 2 * 2 + 2
+    assert res.stored_after == 2 * 2 * 2 + 2
     rows = {r["label"]: r for r in rep["schedules"]}
     assert rows["constant"]["fitting"] and rows["cosine"]["fitting"]
     confirmed = [r for r in rep["schedules"] if not r["fitting"] and r["trained"]]

@@ -115,8 +115,9 @@ def test_a_read_only_database_is_refused_and_stays_readable(populated, tmp_path,
     assert len(runs) == 4
     before = digest(db)
     with read_only(tmp_path / "ro"):
-        line = one_line_error(capsys, run(["compare", *TINY, "--seeds", "3", "--out",
-                                           str(tmp_path / "ro"), "-q"]))
+        line = one_line_error(capsys, run(["compare", *TINY, "--seeds", "3", "--storage",
+                                           f"sqlite:///{db}", "--out", str(tmp_path / "o"),
+                                           "-q"]))
         assert line == (f"lrkit: error: --storage 'sqlite:///{db}' is read-only (the file "
                         f"'{db}' cannot be written); lrkit stores every finished run, so it "
                         "needs to write there")

@@ -87,11 +87,18 @@ def predict_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], from_dir: st
     from ..experiment.candidates import parse_candidates
     from ..experiment.compare import default_storage
     from ..experiment.forecast import forecast, grids
+    from ..experiment.opening import sqlite_file
+    from ..experiment.options import check_out, study_name
     from ..experiment.predict_report import build
+    from ..experiment.storage import check_form
     from ..experiment.store import Store
 
     if (from_dir is None) == (storage is None):
         raise InputError("give --from OUT_DIR or --storage URL (one of them)")
+    study_name(study)
+    check_out(out, make=False)
+    if storage is not None:
+        check_form(storage)
     if from_dir is not None:
         db = os.path.join(from_dir, "lrkit.db")
         if not os.path.isfile(db):
@@ -100,6 +107,9 @@ def predict_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], from_dir: st
         storage = default_storage(from_dir)
     assert storage is not None
     cands = parse_candidates([*schedules, *specs])
+    if not os.path.exists(sqlite_file(storage) or "/"):
+        raise InputError(f"--storage {storage!r}: no such database (lrkit predict reads the "
+                         "runs a compare stored)")
     found = grids(Store(storage, study).records())
     if not found:
         raise InputError(f"study {study!r} in {storage!r} holds no lrkit runs")

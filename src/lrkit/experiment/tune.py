@@ -229,6 +229,11 @@ class Search:
                              else GRACE_FACTOR * self.heartbeat)
         self.seed = integer("lrkit tune", "--seed", o.seed, minimum=0)
         self.peak_mode = _parse_peak_range(o.peaks)
+        from .options import check_out, study_name
+
+        if o.study is not None:
+            study_name(o.study)
+        check_out(o.out, make=False)
         self.inp = _inputs(replace(o.training, schedules=["constant"], peaks="1"))
         self.jobs = integer("lrkit tune", "--jobs", o.jobs)
         self.batch = integer("lrkit tune", "--batch", o.batch if o.batch is not None
