@@ -162,18 +162,6 @@ class Store:
 
         add_trials(self.study, [_trial(m, r) for m, r in runs])
 
-    def writer(self) -> Writer:
-        """A writer whose ``put`` stores the run at once (durable when it returns; the
-        background thread it had before 0.2 could lose runs to a SIGKILL). Kept for
-        callers; :meth:`put_many` stores a chunk in one transaction."""
-        return Writer(self)
-
-    @property
-    def in_memory(self) -> bool:
-        """Is this ``sqlite://`` or ``sqlite:///:memory:`` (a database per connection)?"""
-        u = self.url.strip()
-        return u.startswith("sqlite") and (u.rstrip("/").endswith(":") or ":memory:" in u)
-
     @_store_errors("read")
     def get_note(self, name: str) -> Any:
         """A study user attribute (``None`` if absent)."""
@@ -204,22 +192,3 @@ def _trial(meta: dict[str, Any], result: Result) -> Any:
         },
         user_attrs={ATTR: {**meta, "result": result}},
     )
-
-
-class Writer:
-    """See :meth:`Store.writer`. Use as a context manager or call :meth:`close`."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def put(self, meta: dict[str, Any], result: Result) -> None:
-        self.store.put(meta, result)
-
-    def close(self) -> None:
-        """Nothing to wait for: every ``put`` is stored when it returns."""
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
