@@ -48,7 +48,7 @@ from ..errors import InputError
 from .candidates import Candidate, parse_candidates, parse_peaks, round_sig
 from .floats import json_float
 from .grid import Planned, Training, baseline_config, chunked, extend_peaks, parse_seeds, plan
-from .lr_find import SUGGESTIONS, LRFindResult
+from .lr_find import LRFindResult
 from .options import check_compare, check_nesterov
 from .progress import Progress, Silent, per_run, steps_progress
 from .recipe import (
@@ -214,8 +214,6 @@ def _inputs(o: Options) -> _Inputs:
     chunk = integer(_WHO, "--chunk-size", o.chunk_size)
     if o.epochs is not None and o.steps is not None:
         raise InputError("give --epochs or --steps, not both")
-    if o.method is not None and o.method not in SUGGESTIONS:
-        raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, got {o.method!r}")
     ref = TaskRef.of(o.task, o.data, o.target)
     task = ref.load()
     st = _settings(o, task)

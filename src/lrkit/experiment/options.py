@@ -204,6 +204,12 @@ def check_compare(o: Any) -> None:
     check_training(o)
     real("--target-acc", o.target_acc, 0.0, 1.0, low_open=True)
     real("--target-loss", o.target_loss, 0.0)
+    if o.method is not None:
+        from .lr_find import SUGGESTIONS
+
+        if o.method not in SUGGESTIONS:
+            raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, "
+                             f"got {o.method!r}")
     if o.study is not None:  # None: the default name
         study_name(o.study)
     if o.storage is not None:  # its form (the driver, a journal's absolute path), no I/O
