@@ -29,7 +29,8 @@ from .errors import InputError, InputTypeError, shown
 from .xp import MATH, Array, Ops, namespace
 
 REGISTRY: dict[str, type[Schedule]] = {}
-"""Spec name -> schedule class, filled as classes are defined."""
+"""Spec name -> schedule class, filled as classes are defined: every built-in name once
+:mod:`lrkit.spec` is imported (as ``lrkit.REGISTRY``, or any public name of ``lrkit``, does)."""
 
 _NUMPY: Ops | None = None
 _CHUNK = 1 << 15
@@ -46,14 +47,54 @@ else:  # the decorator only informs type checkers
 
 @dataclass_transform(frozen_default=True, kw_only_default=False)
 def schedule_class(cls: S) -> S:
-    """Make ``cls`` a frozen dataclass and register its spec ``name``."""
-    cls = dataclasses.dataclass(frozen=True, repr=False, eq=True)(cls)  # type: ignore[assignment]
+    """Make ``cls`` a frozen dataclass and register its spec ``name``.
+
+    The fields (``dataclasses.fields``, ``dataclasses.replace``) are the ``dataclasses``
+    module's; ``__init__`` is compiled here, one function per class, and equality, hashing
+    and immutability are :class:`Schedule`'s, written once. ``@dataclass(frozen=True)``
+    compiles five functions per class, which took half of ``import lrkit`` (28 classes;
+    ``benchmarks/bench_startup.py``). The ``__init__`` is the one ``dataclasses`` writes:
+    the positional fields, then the keyword-only ones, each stored as given (``_validate``
+    normalises them), then ``__post_init__``.
+    """
+    cls = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)  # type: ignore[assignment]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    cls.__init__ = _init(cls, fields)  # type: ignore[method-assign]
+    cls._compared = tuple(f.name for f in fields if f.compare)
     name = cls.__dict__.get("name")
     if name:
         if name in REGISTRY:
             raise RuntimeError(f"schedule name {name!r} registered twice")
         REGISTRY[name] = cls
     return cls
+
+
+def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
+    """The ``__init__`` of a schedule class with these fields (see :func:`schedule_class`)."""
+    names: dict[str, Any] = {"_set": object.__setattr__}
+    params: list[str] = []
+    body: list[str] = []
+    init = [f for f in fields if f.init and not f.kw_only] + [f for f in fields
+                                                               if f.init and f.kw_only]
+    for f in init:
+        if f.kw_only and "*" not in params:
+            params.append("*")
+        if f.default is not dataclasses.MISSING:
+            names[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        else:
+            params.append(f.name)
+        body.append(f"    _set(self, {f.name!r}, {f.name})")
+    if any(f.default_factory is not dataclasses.MISSING for f in fields):
+        raise TypeError(f"{cls.__name__}: schedule fields take a default, not a default_factory")
+    source = (f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
+              + "\n    self.__post_init__()\n")
+    exec(compile(source, f"<{cls.__qualname__}.__init__>", "exec"), names)
+    fn: Callable[..., None] = names["__init__"]
+    fn.__qualname__ = f"{cls.__qualname__}.__init__"
+    fn.__module__ = cls.__module__
+    fn.__annotations__ = {f.name: f.type for f in init} | {"return": None}
+    return fn
 
 
 def _numpy_ops() -> Ops:
@@ -120,6 +161,27 @@ class Schedule:
     a combinator's schedule(s) (``warmup(cosine(init=0.1, steps=100), warmup_steps=10)``)."""
     variadic: ClassVar[bool] = False
     """Whether the spec takes any number of positional arguments (``join``)."""
+
+    _compared: ClassVar[tuple[str, ...]] = ()
+    """The fields that equality and hashing compare (set by :func:`schedule_class`)."""
+
+    # -- a value: equal by fields, hashable, immutable --------------------------
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._compared)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     # -- the formula ---------------------------------------------------------
     def _f(self, t: Array, xp: Ops) -> Array:
