@@ -48,3 +48,49 @@ def test_version_is_the_package_version():
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert re.search(r'^version = "(.*)"$', pyproject, re.M).group(1) == lrkit.__version__
     assert lrkit.__version__ == "0.2.0"
+
+
+def test_import_lrkit_alone_loads_nothing_until_a_name_is_used():
+    """The face is lazy (PEP 562): ``import lrkit`` (and so every ``lrkit`` command, which
+    imports ``lrkit.cli``) loads neither NumPy nor the schedules; the first public name
+    does."""
+    code = (
+        "import sys, lrkit\n"
+        "before = sorted(m for m in sys.modules if m.startswith('lrkit') or m == 'numpy')\n"
+        "lrkit.cosine\n"
+        "after = {'numpy', 'lrkit.spec', 'lrkit.schedules'} <= set(sys.modules)\n"
+        "print(before, after)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['lrkit', 'lrkit._version'] True"
+
+
+def test_no_public_name_is_a_submodule():
+    """Importing ``lrkit.X`` binds the module to ``lrkit.X``, so a public name that is also a
+    module's would be the module whenever that module loaded first (``lrkit.plateau`` was,
+    after ``import lrkit.torch``, until the module became ``lrkit._plateau``)."""
+    import importlib
+    import pkgutil
+
+    import lrkit
+    from lrkit import _public
+
+    modules = {m.name for m in pkgutil.iter_modules(lrkit.__path__)}
+    assert set(lrkit.__all__) & modules == set()
+    for name in sorted(modules - {"__main__"}):
+        importlib.import_module(f"lrkit.{name}")  # every submodule, then every name
+    for name in lrkit.__all__:
+        assert getattr(lrkit, name) is getattr(_public, name), name
+    assert isinstance(lrkit.plateau, type) and lrkit.find_lr.__module__.startswith("lrkit.")
+    assert set(lrkit.__all__) <= set(dir(lrkit))
+
+
+def test_missing_names_say_so():
+    import pytest
+
+    import lrkit
+
+    with pytest.raises(AttributeError, match="no attribute 'consine'"):
+        lrkit.consine  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute '_nothing'"):
+        lrkit._nothing  # noqa: B018

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit
-from lrkit.plateau import PlateauState
+from lrkit._plateau import PlateauState
 from lrkit.torch import Scheduler, from_torch
 
 METRICS = st.lists(

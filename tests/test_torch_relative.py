@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import lrkit
-from lrkit.plateau import plateau_value
+from lrkit._plateau import plateau_value
 from lrkit.torch import BLOCK, Scheduler
 
 SHAPE = lrkit.warmup(lrkit.cosine(1.0, steps=1000, end=0.01), warmup_steps=100)  # peak 1

@@ -16,53 +16,58 @@ warmup(cosine(init=0.1, steps=1000), warmup_steps=100)
 (True, True)
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__ as __version__
-from .compose import Repeat as repeat
-from .compose import Shift as shift
-from .compose import Stretch as stretch
-from .compose import Warmup as warmup
-from .compose import join
-from .errors import Error, InputError, InputTypeError, StoreError
-from .plateau import Plateau as plateau
-from .plateau import PlateauState, split_plateau
-from .schedule import REGISTRY, Schedule, clip, maximum, minimum
-from .schedule import Constant as constant
-from .schedules import WSD as wsd
-from .schedules import Cosine as cosine
-from .schedules import CosineRestarts as cosine_restarts
-from .schedules import Cyclic as cyclic
-from .schedules import Exponential as exponential
-from .schedules import Interpolate as interpolate
-from .schedules import InverseSqrt as inverse_sqrt
-from .schedules import Linear as linear
-from .schedules import MultiStep as multistep
-from .schedules import OneCycle as one_cycle
-from .schedules import Piecewise as piecewise
-from .schedules import Polynomial as polynomial
-from .schedules import Rex as rex
-from .schedules import StepDecay as step_decay
-from .schedules import Tanh as tanh
-from .schedules import TimeDecay as time_decay
-from .spec import Shape, SpecError, dumps, from_dict, load, parse
 
-__all__ = [
-    "REGISTRY", "Schedule", "Error", "SpecError", "InputError", "InputTypeError",
-    "StoreError",
-    "PlateauState", "split_plateau",
-    "parse", "load", "dumps", "from_dict", "Shape",
-    "constant", "time_decay", "step_decay", "exponential", "piecewise", "multistep",
-    "linear", "polynomial", "cosine", "cosine_restarts", "cyclic", "one_cycle",
-    "interpolate", "inverse_sqrt", "tanh", "rex", "wsd", "plateau",
-    "join", "warmup", "repeat", "shift", "stretch", "clip", "minimum", "maximum",
-]
+if TYPE_CHECKING:
+    from ._public import *  # noqa: F403
+    from ._public import __all__ as __all__
+
+# The schedules, the spec language and the errors live in ``lrkit._public``, imported on
+# the first use of any name (PEP 562): ``import lrkit`` alone, and every ``lrkit``
+# command's import of ``lrkit.cli``, costs nothing until a schedule is needed
+# (``benchmarks/bench_startup.py``).
 
 
 def __getattr__(name: str) -> Any:
-    """``lrkit.find_lr`` (the learning-rate range test) imports torch, so it loads on first use."""
+    """Load the public names on first use; ``lrkit.find_lr`` (the range test, which imports
+    torch) on its own first use."""
     if name == "find_lr":
         from .experiment.lr_find import find_lr
 
         return find_lr
-    raise AttributeError(f"module 'lrkit' has no attribute {name!r}")
+    if name != "__all__" and (name.startswith("_") or _submodule(name)):
+        raise _missing(name)  # __path__, __wrapped__, a submodule not imported yet
+    from . import _public
+
+    names = {n: getattr(_public, n) for n in _public.__all__}
+    globals().update(names, __all__=_public.__all__)
+    if name == "__all__":
+        return _public.__all__
+    if name in names:
+        return names[name]
+    raise _missing(name)
+
+
+def _missing(name: str) -> AttributeError:
+    """The error for a name lrkit does not have (Python's traceback adds "Did you mean"
+    from ``name``, ``obj`` and :func:`__dir__`)."""
+    import sys
+
+    return AttributeError(f"module 'lrkit' has no attribute {name!r}", name=name,
+                          obj=sys.modules[__name__])
+
+
+def _submodule(name: str) -> bool:
+    """Whether ``lrkit.<name>`` is a module (``from . import spec`` asks the package for it
+    before importing it: that must not load every public name). No public name is one."""
+    from importlib.util import find_spec
+
+    return find_spec(f"{__name__}.{name}") is not None
+
+
+def __dir__() -> list[str]:
+    from . import _public
+
+    return sorted({*globals(), *_public.__all__, "find_lr"})

@@ -26,7 +26,6 @@ True
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -93,5 +92,7 @@ def closest(word: str, options: Iterable[str]) -> str:
     not a short string)."""
     if not isinstance(word, str) or len(word) > 100:
         return ""
+    import difflib  # only when a word is wrong
+
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
     return f"; did you mean {match[0]!r}?" if match else ""

@@ -40,8 +40,8 @@ except ModuleNotFoundError as e:  # Keras' default backend (TensorFlow) is not i
     ) from e
 
 from . import _check, _traced
+from ._plateau import Plateau, PlateauState, split_plateau
 from .errors import InputError, InputTypeError
-from .plateau import Plateau, PlateauState, split_plateau
 from .schedule import REGISTRY
 from .schedule import Schedule as _Schedule
 from .spec import as_schedule, from_dict

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from . import _traced
+from ._plateau import Plateau, split_plateau
 from .errors import InputError, InputTypeError
-from .plateau import Plateau, split_plateau
 from .schedule import Schedule
 from .spec import as_schedule
 

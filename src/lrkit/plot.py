@@ -31,18 +31,18 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._files import save_figure
 from .errors import InputError, InputTypeError
 from .schedule import Schedule
 from .spec import as_schedule
+
+if TYPE_CHECKING:  # pathlib and the file writer load when a figure is saved
+    from pathlib import Path
 
 MAX_POINTS = 20_001
 """The most points a matplotlib curve is sampled at."""
@@ -202,6 +202,10 @@ def save(schedules: Any, steps: float, path: str | Path, *, log: bool = False,
          dpi: int = 100, legend: bool = True) -> Path:
     """Plot (see :func:`plot`) into an image file; the format follows the extension
     (``.png``, ``.svg``, ``.pdf``, ...). Returns the path written."""
+    from pathlib import Path
+
+    from ._files import save_figure
+
     p = Path(path)
     if not p.parent.is_dir():  # fail before drawing anything
         raise FileNotFoundError(2, "No such file or directory", str(p.parent))
@@ -320,6 +324,8 @@ def terminal(schedules: Any, steps: float, width: int | None = None,
     span = _steps(steps)
     colour = use_colour() if color is None else bool(color)
     if width is None:
+        import shutil
+
         width = min(shutil.get_terminal_size((80, 24)).columns, 100)
     if height is None:
         height = 20 + len(items)

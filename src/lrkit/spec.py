@@ -27,20 +27,21 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
-import json
 import math
 import os
 import re
 import sys
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _check
+from . import _check, _plateau, compose, schedules  # noqa: F401 (they register the names)
 from . import schedule as _schedule
 from .errors import InputError, InputTypeError, SpecError, closest, shown
 from .schedule import REGISTRY, Schedule
+
+if TYPE_CHECKING:  # json and yaml load when a file is read or written
+    from pathlib import Path
 
 __all__ = ["SpecError", "NAMES", "TRIAL", "FILE_SUFFIXES", "parse", "Shape", "read", "load",
            "dumps", "from_dict", "as_schedule", "constructor_error"]
@@ -469,8 +470,8 @@ def read(item: str | Path, names: Mapping[str, float] | None = None) -> Schedule
     ...
     lrkit.SpecError: schedule file 'missing.yaml' does not exist
     """
-    if isinstance(item, Path) or Path(item).suffix.lower() in FILE_SUFFIXES or os.path.isfile(
-            item):
+    if (isinstance(item, os.PathLike) or os.path.splitext(item)[1].lower() in FILE_SUFFIXES
+            or os.path.isfile(item)):
         return load(item, names)
     return parse(item, names)
 
@@ -488,15 +489,18 @@ def load(path: str | Path, names: Mapping[str, float] | None = None) -> Schedule
     """
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"load: path must be a str or a path, got {shown(path)}")
-    p = Path(path)
-    where = f"schedule file {shown(str(p))}"
-    suffix = p.suffix.lower()
+    p = os.path.normpath(os.fspath(path))  # as pathlib writes it, without importing it
+    where = f"schedule file {shown(p)}"
+    suffix = os.path.splitext(p)[1].lower()
     if suffix not in FILE_SUFFIXES:
         raise SpecError(f"{where}: unknown extension {suffix!r}; use .json, .yaml, .yml or .toml")
     text = _read_text(p, where)
-    invalid: tuple[type[Exception], ...] = (ValueError, *_yaml_errors())
+    invalid: tuple[type[Exception], ...] = (ValueError, *(
+        _yaml_errors() if suffix in (".yaml", ".yml") else ()))
     try:
         if suffix == ".json":
+            import json
+
             data = json.loads(text)
         elif suffix == ".toml":
             data = _toml().loads(text)
@@ -517,14 +521,14 @@ def load(path: str | Path, names: Mapping[str, float] | None = None) -> Schedule
         raise SpecError(f"{where}: {e}") from None
 
 
-def _read_text(p: Path, where: str) -> str:
+def _read_text(p: str, where: str) -> str:
     """The file's text: at most :data:`MAX_SIZE` bytes of UTF-8 (a leading BOM dropped)."""
-    if not p.exists():
+    if not os.path.exists(p):
         raise SpecError(f"{where} does not exist")
-    if not p.is_file():
+    if not os.path.isfile(p):
         raise SpecError(f"{where} is not a file")
     try:
-        with p.open("rb") as f:
+        with open(p, "rb") as f:
             raw = f.read(MAX_SIZE + 1)
     except OSError as e:
         raise SpecError(f"{where} cannot be read: {e.strerror or e}") from None
@@ -707,6 +711,8 @@ def dumps(s: Schedule, fmt: str = "dsl") -> str:
     if fmt == "dsl":
         return repr(s)
     if fmt == "json":
+        import json
+
         return json.dumps(s.to_dict(), indent=2)
     if fmt == "yaml":
         import yaml

@@ -41,8 +41,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from . import _check
+from ._plateau import PlateauState, split_plateau
 from .errors import InputError, InputTypeError, closest
-from .plateau import PlateauState, split_plateau
 from .schedule import Schedule
 from .spec import as_schedule
 

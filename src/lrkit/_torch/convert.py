@@ -6,9 +6,9 @@ from typing import Any
 
 from torch.optim import lr_scheduler as T
 
+from .._plateau import Plateau
 from ..compose import Repeat, join
 from ..errors import InputError, InputTypeError
-from ..plateau import Plateau
 from ..schedule import Constant, Schedule
 from ..schedules import (
     CosineRestarts,

@@ -59,8 +59,8 @@ import numpy as np
 import torch
 
 from .._check import integer
+from .._plateau import Plateau, PlateauState, split_plateau
 from ..errors import InputError, InputTypeError
-from ..plateau import Plateau, PlateauState, split_plateau
 from ..schedule import Schedule
 from ..torch import Scheduler
 from .baselines import KINDS, build, decay_rule, reference

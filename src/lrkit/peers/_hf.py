@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import _check
+from .._plateau import Plateau
 from ..compose import Shift, Warmup, join
 from ..errors import InputError, InputTypeError
-from ..plateau import Plateau
 from ..schedule import Constant, Schedule
 from ..schedules import WSD, Cosine, CosineRestarts, InverseSqrt, Linear, Polynomial
 from ._common import name_of, refuse_unknown, wave

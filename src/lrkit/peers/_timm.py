@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _check
+from .._plateau import Plateau
 from ..compose import Repeat, Shift, join
 from ..errors import InputError, InputTypeError, closest
-from ..plateau import Plateau
 from ..schedule import Constant, Schedule, maximum
 from ..schedules import (
     WSD,
