@@ -12,7 +12,6 @@ import time
 import click
 
 from ..experiment import recipe
-from ..experiment.queue import LEASE
 from . import main
 from .experiment import _Bars, write_outputs
 
@@ -42,7 +41,7 @@ _STUDY = click.option("--study", default=None, metavar="NAME",
               help="where to write the report if this worker finishes the last run")
 @click.option("--device", default=None, metavar="DEV",
               help=f"where to train: cpu, cuda, cuda:N  [default: {recipe.DEVICE}]")
-@click.option("--lease", type=float, default=LEASE, show_default=True, metavar="SECONDS",
+@click.option("--lease", type=float, default=recipe.LEASE, show_default=True, metavar="SECONDS",
               help="a claimed chunk without a heartbeat for this long goes to another worker")
 @click.option("--quiet", "-q", is_flag=True, help="no progress lines or table")
 def worker_cmd(storage: str, study: str | None, out: str, device: str | None, lease: float,
@@ -124,6 +123,6 @@ def report_cmd(storage: str, study: str | None, out: str, as_json: bool, quiet: 
     t0 = time.perf_counter()
     with _Bars(True) as bars:
         bars.quiet = quiet
-        comp = Comparison.join(storage, study, LEASE)
+        comp = Comparison.join(storage, study, recipe.LEASE)
         result = comp.result()
     write_outputs(result, out, quiet, as_json, bars, t0)

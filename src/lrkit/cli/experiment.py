@@ -1,7 +1,9 @@
 """``lrkit compare`` and ``lrkit find-lr``: train real models under schedules.
 
-torch, optuna, rich and matplotlib are imported inside the commands, so
-``lrkit --help`` stays fast.
+The options are defined from :mod:`lrkit.experiment.recipe` alone (a leaf); the rest of
+the experiment package, and torch, optuna, rich and matplotlib, are imported inside the
+commands, so ``lrkit compare --help`` starts as fast as ``lrkit --help``
+(``benchmarks/bench_startup.py``).
 """
 
 from __future__ import annotations
@@ -12,25 +14,20 @@ import sys
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-# light: numpy and lrkit only (torch, optuna, rich, matplotlib load when a command runs)
 from ..experiment import recipe
-from ..experiment.compare import Options, run_compare
-from ..experiment.grid import parse_seeds
-from ..experiment.lr_find import SUGGESTIONS
-from ..experiment.options import check_find_lr, check_nesterov
-from ..experiment.progress import steps_progress
-from ..experiment.queue import LEASE, check_lease
-from ..experiment.runner import TaskRef
 from . import Interrupted, main
+
+if TYPE_CHECKING:
+    from ..experiment.compare import Options
 
 _TASK_HELP = ("built-in task (digits-mlp, digits-cnn, teacher-student, noisy-quadratic, mnist1d, "
               "tiny-lm) or package.module:factory  [default: "f"{recipe.TASK}]")
 _TASKS = " or the task's"
-_METHODS = SUGGESTIONS
+_METHODS = recipe.SUGGESTIONS
 
 #: ``lrkit compare``'s exit status when it names no winner: every run diverged, or the
 #: best runs are no better than the untrained model or a trivial predictor (verdict)
@@ -158,7 +155,7 @@ class _Bars:
 @click.option("--seeds", default=None,
               help=f"a count ({recipe.SEEDS} = seeds 0..{recipe.SEEDS - 1}) or a list like 0,4,7"
                    f"  [default: {recipe.SEEDS}{_TASKS}]")
-@click.option("--peaks", default=Options.peaks, show_default=True,
+@click.option("--peaks", default=recipe.PEAKS, show_default=True,
               help=f"auto (range-test suggestion x {recipe.auto_factors_text()}, extended by "
                    f"x{recipe.EXTEND_FACTOR:g} up to {recipe.times(recipe.MAX_EXTEND)} while a "
                    "schedule's best peak is at an edge), auto:F1,F2,.. , peaks like 0.01,0.1, "
@@ -167,11 +164,11 @@ class _Bars:
               help="the range test's suggestion rule (with --peaks auto)  "
                    f"[default: {recipe.RANGE_TEST['suggestion']}]")
 @_optim_options
-@click.option("--jobs", "-j", type=int, default=Options.jobs, show_default=True,
+@click.option("--jobs", "-j", type=int, default=recipe.JOBS, show_default=True,
               help="worker processes (one torch thread each)")
-@click.option("--chunk-size", type=int, default=Options.chunk_size, show_default=True,
+@click.option("--chunk-size", type=int, default=recipe.CHUNK, show_default=True,
               help="runs trained together as one batched model")
-@click.option("--out", "-o", default=Options.out, show_default=True,
+@click.option("--out", "-o", default=recipe.OUT, show_default=True,
               help="directory for compare.png, results.json, report.html")
 @click.option("--storage", default=None,
               help="sqlite:///PATH.db, or shared by many workers: postgresql://USER:PW@HOST/DB "
@@ -182,7 +179,7 @@ class _Bars:
 @click.option("--no-train", is_flag=True,
               help="with a shared --storage: plan and enqueue the grid, leave the training "
                    "to lrkit worker")
-@click.option("--lease", type=float, default=LEASE, show_default=True, metavar="SECONDS",
+@click.option("--lease", type=float, default=recipe.LEASE, show_default=True, metavar="SECONDS",
               help="with a shared --storage: a claimed chunk without a heartbeat for this "
                    "long is given to another worker")
 @click.option("--target-acc", type=float, default=None,
@@ -221,6 +218,9 @@ def compare_cmd(specs: tuple[str, ...], schedules: tuple[str, ...], task: str | 
     lrkit compare -s cosine -s "fast=cosine(init=1, steps=N/2)" --epochs 10
     lrkit compare --data table.csv --target label --peaks 0.01,0.1
     """
+
+    from ..experiment.compare import Options, run_compare
+    from ..experiment.queue import check_lease
 
     t0 = time.perf_counter()
     check_lease(lease)
@@ -363,7 +363,7 @@ def _kept(opts: Options) -> str:
 @click.option("--method", type=click.Choice(_METHODS), default=recipe.RANGE_TEST["suggestion"],
               show_default=True, help="which suggestion to print")
 @_optim_options
-@click.option("--out", "-o", default=Options.out, show_default=True,
+@click.option("--out", "-o", default=recipe.OUT, show_default=True,
               help=f"directory for {FIND_LR_PNG}")
 def find_lr_cmd(task: str | None, data: str | None, target: str | None,
                 batch_size: int | None, device: str | None, quiet: bool, seeds: str,
@@ -383,6 +383,11 @@ def find_lr_cmd(task: str | None, data: str | None, target: str | None,
     lrkit find-lr
     lrkit find-lr --data table.csv --target label --start 1e-5 --end 1
     """
+
+    from ..experiment.grid import parse_seeds
+    from ..experiment.options import check_find_lr, check_nesterov
+    from ..experiment.progress import steps_progress
+    from ..experiment.runner import TaskRef
 
     _cwd_importable()
     seed_list = parse_seeds(seeds)  # every option alone first, before a task is loaded

@@ -8,9 +8,7 @@ import sys
 import click
 
 from ..experiment import recipe
-from ..experiment.compare import Options
 from ..experiment.families import FAMILIES, FAMILY
-from ..experiment.tune import HEARTBEAT, TRIALS, TuneOptions, prepare, run_tune, top_table
 from . import main
 from .experiment import _Bars, _optim_options, _task_options
 
@@ -21,7 +19,7 @@ _FAMILIES = "; ".join(f"{name}: {fam.describe()}" for name, fam in FAMILIES.item
 @_task_options
 @click.option("--family", default=FAMILY, show_default=True,
               help=f"the schedule family searched ({', '.join(FAMILIES)})")
-@click.option("--trials", type=int, default=TRIALS, show_default=True,
+@click.option("--trials", type=int, default=recipe.TRIALS, show_default=True,
               help="COMPLETE trials the study should hold (shared by all workers)")
 @click.option("--batch", type=int, default=None, metavar="K",
               help=f"trials trained together as one batched model (K x seeds runs)  "
@@ -49,7 +47,7 @@ _FAMILIES = "; ".join(f"{name}: {fam.describe()}" for name, fam in FAMILIES.item
 @click.option("--study", default=None,
               help="the Optuna study  [default: derived from the task, family and settings]")
 @click.option("--seed", type=int, default=0, show_default=True, help="the TPE sampler's seed")
-@click.option("--heartbeat", type=int, default=HEARTBEAT, show_default=True,
+@click.option("--heartbeat", type=int, default=recipe.HEARTBEAT, show_default=True,
               help="seconds between heartbeats of a claimed trial (RDB storage)")
 @click.option("--grace", type=int, default=None,
               help="seconds without a heartbeat after which another worker retries a trial  "
@@ -82,6 +80,9 @@ def tune_cmd(task: str | None, data: str | None, target: str | None, batch_size:
     lrkit tune --storage postgresql://lrkit:PW@db/lrkit --study s1 --trials 200
     lrkit tune --storage journal:///shared/tune.log --study s1 --trials 100
     """
+    from ..experiment.compare import Options
+    from ..experiment.tune import TuneOptions, prepare, run_tune, top_table
+
     training = Options(
         task=task, data=data, target=target, epochs=epochs, steps=steps, seeds=seeds,
         batch_size=batch_size, optimizer=optimizer, momentum=momentum, nesterov=nesterov,

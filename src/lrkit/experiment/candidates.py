@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from ..errors import InputError
 from ..schedule import Schedule
 from ..spec import TRIAL, Shape, SpecError, read
 from .recipe import AUTO_FACTORS, BASELINES, DEFAULT_SHAPES, PEAK_DIGITS, SHAPE_NAMES
+
+if TYPE_CHECKING:  # a schedule file's path (pathlib loads when there is one)
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def parse_candidates(items: Sequence[str] | None, *, rescale: bool = True) -> li
             out.append(Candidate(label or text, Shape(DEFAULT_SHAPES[text])))
             continue
         source = _source(text)
-        if isinstance(source, Path):
+        if not isinstance(source, Shape):  # a file
             label = label or source.stem
         elif not rescale and "P" in source.names:
             raise InputError(
@@ -172,6 +175,8 @@ def _source(text: str) -> Shape | Path:
         known = " and ".join(f"{k} ({v})" for k, v in SHAPE_NAMES.items())
         raise SpecError(f"--schedules {text!r}: unknown name(s) {names}; a shape may use "
                         f"{known}") from None
+    from pathlib import Path
+
     return Path(text)
 
 

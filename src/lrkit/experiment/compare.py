@@ -57,8 +57,10 @@ from .recipe import (
     DEFINITIONS,
     EPOCHS,
     EXTEND_FACTOR,
+    JOBS,
     MAX_EXTEND,
     OUT,
+    PEAKS,
     RANGE_TEST,
     RANGE_TEST_SEEDS,
     RECIPE,
@@ -86,7 +88,7 @@ class Options:
     steps: int | None = None
     # a training setting left None is the task's (Task.recipe), else recipe.TRAINING's
     seeds: int | str | Sequence[int] | None = None  # None: the task's, else SEEDS
-    peaks: str = "auto"
+    peaks: str = PEAKS
     method: str | None = None  # the range test's suggestion rule; None: RANGE_TEST's
     batch_size: int | None = None
     optimizer: str | None = None
@@ -98,7 +100,7 @@ class Options:
     grad_clip: float | None = None
     eval_every: int | None = None
     device: str | None = None
-    jobs: int = 1
+    jobs: int = JOBS
     chunk_size: int = CHUNK
     out: str = OUT
     storage: str | None = None  # None: default_storage(out)

@@ -34,13 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..compose import Warmup
 from ..errors import InputError
-from ..schedule import Schedule
-from ..schedules import WSD, Cosine, OneCycle
-from .candidates import round_sig
+
+if TYPE_CHECKING:
+    from ..schedule import Schedule
+
+# The table below is data (``lrkit tune --help`` shows it without loading a schedule); the
+# builders import the schedules on first use.
 
 #: learning rates (the peak, the end) are rounded to this many significant digits
 DIGITS = 4
@@ -90,6 +92,8 @@ class Family:
 
 def _sig(x: float) -> float:
     """``x`` to ``DIGITS`` significant digits (specs read better so)."""
+    from .candidates import round_sig
+
     return round_sig(float(x), DIGITS)
 
 
@@ -98,11 +102,15 @@ def _steps(frac: float, n: int) -> int:
 
 
 def _warm(s: Schedule, frac: float, n: int) -> Schedule:
+    from ..compose import Warmup
+
     w = _steps(frac, n)
     return Warmup(s, warmup_steps=w) if w >= 1 else s
 
 
 def _wsd(p: Mapping[str, Any], n: int) -> Schedule:
+    from ..schedules import WSD
+
     peak = _sig(p["peak"])
     decay = min(n, max(1, _steps(p["decay_frac"], n)))
     base = WSD(peak, steps=n, decay_steps=decay, end=_sig(float(p["end_frac"]) * peak),
@@ -111,12 +119,16 @@ def _wsd(p: Mapping[str, Any], n: int) -> Schedule:
 
 
 def _cosine(p: Mapping[str, Any], n: int) -> Schedule:
+    from ..schedules import Cosine
+
     peak = _sig(p["peak"])
     return _warm(Cosine(peak, steps=n, end=_sig(float(p["end_frac"]) * peak)),
                  p["warmup_frac"], n)
 
 
 def _one_cycle(p: Mapping[str, Any], n: int) -> Schedule:
+    from ..schedules import OneCycle
+
     return OneCycle(_sig(p["peak"]), steps=n, up_frac=float(p["up_frac"]),
                     div=_sig(p["div"]), final_div=_sig(p["final_div"]), shape=str(p["shape"]))
 

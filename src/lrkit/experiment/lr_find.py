@@ -54,9 +54,8 @@ from ..schedule import Schedule
 from ..schedules import Exponential, Linear
 from .floats import float_array, json_float, json_floats
 from .progress import StepCallback
-from .recipe import RANGE_TEST, RANGE_TEST_SEEDS
+from .recipe import RANGE_TEST, RANGE_TEST_SEEDS, SUGGESTIONS
 
-SUGGESTIONS = ("valley", "steep", "minimum", "fall")
 #: what each suggestion's marker on the figure says it is
 MARKER_LABELS = {"valley": "valley (fastai: mid longest descent)",
                  "steep": "steep (steepest slope)",

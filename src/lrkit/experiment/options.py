@@ -205,7 +205,7 @@ def check_compare(o: Any) -> None:
     real("--target-acc", o.target_acc, 0.0, 1.0, low_open=True)
     real("--target-loss", o.target_loss, 0.0)
     if o.method is not None:
-        from .lr_find import SUGGESTIONS
+        from .recipe import SUGGESTIONS
 
         if o.method not in SUGGESTIONS:
             raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, "

@@ -45,11 +45,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import InputError
+from .recipe import LEASE
 
 WORK = "work"
 GRID = "grid"
-LEASE = 30.0
-"""Seconds without a heartbeat after which a claimed item is given back (``--lease``)."""
 
 
 def check_lease(lease: Any) -> float:

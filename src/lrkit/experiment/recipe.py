@@ -15,7 +15,6 @@ is a leaf: it imports nothing from lrkit.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 #: the version of the run recipe; part of every run key (bump when training changes)
@@ -52,6 +51,8 @@ RANGE_TEST: dict[str, Any] = {"start": 1e-7, "end": 10.0, "steps": 200, "smooth"
 #: the range test runs on (at most) this many of the comparison's seeds; ``lrkit find-lr``'s
 #: default seed count
 RANGE_TEST_SEEDS = 3
+#: the range test's suggestion rules (``--method``; :func:`lrkit.experiment.lr_find.suggest`)
+SUGGESTIONS = ("valley", "steep", "minimum", "fall")
 #: ``--peaks auto``: the range test's suggestion times these factors
 AUTO_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: ``--peaks auto``: the factor between a grid edge and the peak added beyond it
@@ -123,6 +124,17 @@ TARGET_ACC = 0.95
 TASK = "digits-mlp"
 STUDY = "lrkit-compare"
 OUT = "lrkit-out"
+#: ``--peaks``: the range test's suggestion times AUTO_FACTORS
+PEAKS = "auto"
+#: ``--jobs``: worker processes, each training one chunk at a time
+JOBS = 1
+#: ``--lease``: seconds without a heartbeat after which a claimed work item of a shared
+#: comparison is given back (:mod:`lrkit.experiment.queue`)
+LEASE = 30.0
+#: ``lrkit tune --trials``: the search's budget of trials (each trains every seed)
+TRIALS = 40
+#: ``lrkit tune --heartbeat``: seconds between heartbeats of a claimed trial (RDB storage)
+HEARTBEAT = 10
 
 
 def auto_factors_text(sep: str = ", ") -> str:
@@ -131,7 +143,11 @@ def auto_factors_text(sep: str = ", ") -> str:
     >>> auto_factors_text(" x")
     '1/4 x1/2 x1 x2 x4'
     """
-    return sep.join(str(Fraction(f).limit_denominator(100)) for f in AUTO_FACTORS)
+    def text(f: float) -> str:
+        num, den = float(f).as_integer_ratio()  # exact: the factors are powers of two
+        return str(num) if den == 1 else f"{num}/{den}" if den <= 100 else f"{f:g}"
+
+    return sep.join(text(f) for f in AUTO_FACTORS)
 
 
 def times(n: int) -> str:

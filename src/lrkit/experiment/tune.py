@@ -61,7 +61,7 @@ from .families import FAMILY, Family, Param, get_family
 from .floats import json_float
 from .grid import Planned
 from .progress import Progress, Silent, per_run
-from .recipe import CHUNK, OUT, RANGE_TEST_SEEDS
+from .recipe import CHUNK, HEARTBEAT, OUT, RANGE_TEST_SEEDS, TRIALS
 from .runner import make_pool, run_grid, user_code
 from .stats import mean_ci
 from .storage import kind, open_storage, shown_url, why
@@ -74,8 +74,6 @@ ATTR = "lrkit"
 #: ``--peaks auto``: the range test's suggestion divided and multiplied by this (the
 #: widest range compare's ``--peaks auto`` reaches: 1/4 .. 4, extended x2 twice)
 PEAK_SPAN = 16.0
-#: seconds between heartbeats of a claimed trial (RDB storage)
-HEARTBEAT = 10
 #: a trial whose last heartbeat is older than this many heartbeat intervals is stale
 GRACE_FACTOR = 3
 #: a trial given up as stale is enqueued again at most this many times
@@ -87,7 +85,6 @@ START_FACTORS = (0.5, 1.0, 2.0)
 OPEN_TRIES = 5
 #: seconds a worker waits, when the budget is claimed by others, before looking again
 POLL = 1.0
-TRIALS = 40
 
 
 @dataclass
