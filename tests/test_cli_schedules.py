@@ -79,16 +79,45 @@ def test_show_round_trips_in_every_format(capsys, spec):
 
 
 @pytest.mark.parametrize("plain", [False, True])
-def test_list_shows_every_registered_name(capsys, plain):
-    code, out, _ = lrkit_cli(capsys, "list", *(["--plain"] if plain else []))
+def test_list_shows_every_registered_name(capsys, monkeypatch, plain):
+    monkeypatch.delenv("COLUMNS", raising=False)  # and stdout is not a terminal
+    code, out, _ = lrkit_cli(capsys, "list", *(["--plain"] if plain else []))  # --plain: old
     assert code == 0
     for name in lrkit.REGISTRY:
-        assert re.search(rf"\b{name}\b", out), name
-    if plain:  # rich wraps cells to fit, depending on what else is registered
-        assert "cosine(init, *, steps, end=0.0, power=1.0, progress_power=1.0)" in out
-        assert "join(*pieces, at=None)" in out
-        assert "plateau(*, mode='min'," in out
-        assert "Cosine annealing from init to end over steps" in out
+        assert re.search(rf"^{name}( |$)", out, re.M), name
+    # not a terminal: one line per summary and per signature, for grep
+    lines = [line.strip() for line in out.splitlines()]
+    assert "cosine(init, *, steps, end=0.0, power=1.0, progress_power=1.0)" in lines
+    assert "join(*pieces, at=None)" in out
+    assert "plateau(*, mode='min'," in out
+    assert "Cosine annealing from init to end over steps" in out
+
+
+def test_list_reads_at_80_columns(capsys, monkeypatch):
+    """In an 80-column terminal every line fits, and each summary and signature is whole
+    once the wrapped lines are joined."""
+    from lrkit.cli.schedules import catalogue
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = lrkit_cli(capsys, "list")
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+    flat = " ".join(out.split())
+    for _, name, text, sig in catalogue():
+        assert " ".join(text.split()) in flat, name
+        assert " ".join(sig.split()) in flat, name
+    assert len(out.splitlines()) > len(catalogue()) * 2  # it did wrap
+
+
+def test_a_long_name_has_a_line_of_its_own():
+    from lrkit.cli.schedules import catalogue_text
+
+    rows = [("schedule", "a_user_schedule_with_a_long_name", "Made by a user.", "x(init)"),
+            ("schedule", "linear", "Linear.", "linear(init, *, end, steps)")]
+    assert catalogue_text(rows, 80).splitlines()[2:] == [
+        "a_user_schedule_with_a_long_name", "                  Made by a user.",
+        "                    x(init)",
+        "linear            Linear.", "                    linear(init, *, end, steps)"]
 
 
 def test_list_rows_come_from_the_docstrings():

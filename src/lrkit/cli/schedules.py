@@ -9,10 +9,7 @@ shown) and ``P`` for ``--peak`` (default 1): ``lrkit plot "cosine(init=P, steps=
 from __future__ import annotations
 
 import inspect
-import json
 import math
-from pathlib import Path
-from typing import Any
 
 import click
 
@@ -107,14 +104,14 @@ def catalogue() -> list[tuple[str, str, str, str]]:
               help="Plot t = 0 .. N; N in a SPEC stands for it.  "
                    "[default: the longest finite length]")
 @peak_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(dir_okay=False),
               help="Write an image (.png, .svg, .pdf) instead of drawing in the terminal.")
 @click.option("--log", is_flag=True, help="Logarithmic learning-rate axis.")
 @click.option("--label", "--labels", "labels", multiple=True,
               help="Legend label of each SPEC, in order (repeat the option once per SPEC).")
 @click.option("--width", type=int, help="Terminal chart width in columns.")
 @click.option("--height", type=int, help="Terminal chart height in lines.")
-def plot_cmd(specs: tuple[str, ...], steps: int | None, peak: float, out: Path | None,
+def plot_cmd(specs: tuple[str, ...], steps: int | None, peak: float, out: str | None,
              log: bool, labels: tuple[str, ...], width: int | None,
              height: int | None) -> None:
     """Overlay schedules (spec strings or schedule files) with a legend.
@@ -157,6 +154,8 @@ def values_cmd(spec: str, steps: int | None, peak: float, as_json: bool) -> None
     assert n is not None  # required
     values = read_spec(spec, n, peak).values(n).tolist()
     if as_json:
+        import json
+
         click.echo(json.dumps(values))
     else:
         click.echo("\n".join(map(repr, values)))
@@ -175,34 +174,77 @@ def show_cmd(spec: str, fmt: str, steps: int | None, peak: float) -> None:
 
 
 @main.command("list")
-@click.option("--plain", is_flag=True, help="Plain text even when rich is installed.")
+@click.option("--plain", is_flag=True, hidden=True,
+              help="Accepted and ignored: the catalogue is always plain text.")
 def list_cmd(plain: bool) -> None:
     """The catalogue: every schedule and combinator, with its parameters."""
-    rows = catalogue()
-    table = _rich_table(rows) if not plain else None
-    if table is not None:
-        from rich.console import Console
+    import os
+    import shutil
+    import sys
 
-        console = Console()
-        if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-            console = Console(width=160)
-        console.print(table)
-        return
-    width = max(len(r[1]) for r in rows)
-    for kind, name, text, sig in rows:
-        click.echo(f"{name:<{width}}  {kind:<10}  {text}\n{'':<{width}}  {'':<10}  {sig}")
+    # wrapped to a terminal (or to $COLUMNS); piped, a line each, for grep
+    to_width = sys.stdout.isatty() or "COLUMNS" in os.environ
+    width = shutil.get_terminal_size().columns if to_width else 0
+    click.echo(catalogue_text(catalogue(), width))
 
 
-def _rich_table(rows: list[tuple[str, str, str, str]]) -> Any:
-    try:
-        from rich.table import Table
-        from rich.text import Text
-    except ImportError:  # pragma: no cover - rich missing
-        return None
-    table = Table(title="lrkit catalogue", show_lines=True)
-    for head in ("name", "kind", "what it computes", "spec signature"):
-        table.add_column(head, overflow="fold")
-    for row in rows:  # Text, not markup: "levels[i]" is text, not a style
-        name, kind = row[1], row[0]
-        table.add_row(*(Text(cell) for cell in (name, kind, row[2], row[3])))
-    return table
+NAME_COLUMN = 15
+"""The width of ``lrkit list``'s name column (``cosine_restarts``); a longer name has a line
+of its own."""
+
+
+def catalogue_text(rows: list[tuple[str, str, str, str]], width: int = 0) -> str:
+    """The catalogue as text: a section per kind, each name with its summary, and under
+    the summary its spec signature, wrapped to ``width`` columns (at least 60; 0: no
+    wrapping, one line each, for grep). A signature breaks after a comma, its continuation
+    lines aligned after the ``(``.
+
+    >>> print(catalogue_text([("schedule", "linear", "Linear from init to end.",
+    ...                        "linear(init, *, end, steps)")]))
+    Schedules (lrkit.NAME, or NAME in a spec; help(lrkit.NAME) for the formula)
+    <BLANKLINE>
+    linear   Linear from init to end.
+               linear(init, *, end, steps)
+    """
+    import textwrap
+
+    name_width = min(max(len(r[1]) for r in rows), NAME_COLUMN) + 3
+    width = max(width, 60) if width else 0
+    lead = " " * name_width
+    out: list[str] = []
+    for kind in ("schedule", "combinator"):
+        group = [r for r in rows if r[0] == kind]
+        if not group:
+            continue
+        if out:
+            out.append("")
+        out += [f"{kind.capitalize()}s (lrkit.NAME, or NAME in a spec; help(lrkit.NAME) for "
+                "the formula)" if kind == "schedule" else "Combinators (they take schedules)",
+                ""]
+        for _, name, text, sig in group:
+            lines = (textwrap.wrap(text, width - name_width, break_on_hyphens=False,
+                                  break_long_words=False) if width else [text])
+            lines = [lead + line for line in lines or [""]] + [
+                lead + "  " + line for line in _wrap_signature(sig, width - name_width - 2)]
+            if len(name) <= NAME_COLUMN:
+                lines[0] = name.ljust(name_width) + lines[0][name_width:]
+            else:  # a long name (a user's schedule) has a line of its own
+                lines.insert(0, name)
+            out += [line.rstrip() for line in lines]
+    return "\n".join(out)
+
+
+def _wrap_signature(sig: str, width: int) -> list[str]:
+    """``sig`` on lines of at most ``width`` characters (when it can), broken after commas."""
+    if width <= 0 or len(sig) <= width:
+        return [sig]
+    indent = " " * (sig.index("(") + 1)
+    lines = [""]
+    for part in sig.split(", "):
+        piece = part if not lines[-1] else f" {part}"
+        if lines[-1] and len(lines[-1]) + len(piece) + 1 > width:
+            lines[-1] += ","
+            lines.append(indent + part)
+        else:
+            lines[-1] += ("," if lines[-1] else "") + piece
+    return lines
