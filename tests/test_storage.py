@@ -94,3 +94,19 @@ def test_put_many_is_one_batch_of_ordinary_trials(where, tmp_path, request):
     assert [t.value for t in trials] == [0.5, 1.5, 2.5, float("inf")]
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     assert Store.on(open_storage(url), url, "s").load()["k1"] == _result("k1", 1.5)
+
+
+def test_the_stale_trial_callback_reaches_optuna_without_a_deprecation(tmp_path):
+    """Optuna 4.9 renamed ``failed_trial_callback``; lrkit passes the name the installed
+    Optuna takes, so no FutureWarning, and the callback is the one given."""
+    import warnings
+
+    def on_stale(study, trial):
+        return None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        s = open_storage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat=5, grace=10,
+                         on_stale=on_stale)
+    getter = getattr(s, "get_heartbeat_stale_trial_callback", s.get_failed_trial_callback)
+    assert (s.get_heartbeat_interval(), getter()) == (5, on_stale)

@@ -103,6 +103,16 @@ def exists(url: str) -> bool:
     return True
 
 
+def _stale_callback_name(rdb: Any) -> str:
+    """``RDBStorage``'s keyword for the callback of a stale trial: Optuna 4.9 renamed
+    ``failed_trial_callback`` (deprecated, removed in 6.0) ``heartbeat_stale_trial_callback``;
+    lrkit supports Optuna from 3.5."""
+    import inspect
+
+    new = "heartbeat_stale_trial_callback"
+    return new if new in inspect.signature(rdb).parameters else "failed_trial_callback"
+
+
 def open_storage(url: str, heartbeat: float | None = None, grace: float | None = None,
                  on_stale: Callable[[Any, Any], None] | None = None) -> Any:
     """An Optuna storage for ``url`` (see the module docstring).
@@ -135,7 +145,7 @@ def open_storage(url: str, heartbeat: float | None = None, grace: float | None =
         if heartbeat is not None:
             kw = {"heartbeat_interval": max(1, round(heartbeat)),
                   "grace_period": None if grace is None else max(1, round(grace)),
-                  "failed_trial_callback": on_stale}
+                  _stale_callback_name(optuna.storages.RDBStorage): on_stale}
         engine: dict[str, Any] = {"pool_pre_ping": True}
         if k == "postgresql":
             engine["connect_args"] = {"connect_timeout": 10}

@@ -209,7 +209,6 @@ def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
-        warnings.filterwarnings("ignore", "`failed_trial_callback` has been deprecated")
         yield
 
 
