@@ -91,6 +91,7 @@ def test_journal_sigkill_the_coordinator(tmp_path, alone):
     _kill_the_coordinator(_journal(tmp_path), tmp_path, alone["auto"])
 
 
+@pytest.mark.filterwarnings("error:No artists with labels")  # no legend before any run
 def test_report_while_under_way_marks_missing(pg_url, tmp_path):
     assert run(["compare", *GRID, "--storage", pg_url, "--study", "u", "--no-train",
                 "-q"]) == 0

@@ -231,7 +231,8 @@ def plot_compare(report: dict[str, Any], path: str) -> str:
     ax_loss.yaxis.set_minor_formatter(NullFormatter())
     for ax in (ax_lr, ax_loss):
         ax.grid(alpha=0.3)
-    ax_loss.legend(fontsize=8, loc="upper right", framealpha=0.9)
+    if ax_loss.get_legend_handles_labels()[0]:  # none while no run of a shared study is in
+        ax_loss.legend(fontsize=8, loc="upper right", framealpha=0.9)
     fig.suptitle(f"lrkit compare \u2014 {report['task']['name']}", fontsize=12)
     fig.tight_layout()
     try:
