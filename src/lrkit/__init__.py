@@ -41,12 +41,10 @@ def __getattr__(name: str) -> Any:
         raise _missing(name)  # __path__, __wrapped__, a submodule not imported yet
     from . import _public
 
-    names = {n: getattr(_public, n) for n in _public.__all__}
-    globals().update(names, __all__=_public.__all__)
-    if name == "__all__":
-        return _public.__all__
-    if name in names:
-        return names[name]
+    here = globals()
+    here.update({n: getattr(_public, n) for n in _public.__all__}, __all__=_public.__all__)
+    if name in here:
+        return here[name]
     raise _missing(name)
 
 

@@ -71,6 +71,8 @@ def schedule_class(cls: S) -> S:
 
 def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
     """The ``__init__`` of a schedule class with these fields (see :func:`schedule_class`)."""
+    if any(f.default_factory is not dataclasses.MISSING for f in fields):
+        raise TypeError(f"{cls.__name__}: schedule fields take a default, not a default_factory")
     names: dict[str, Any] = {"_set": object.__setattr__}
     params: list[str] = []
     body: list[str] = []
@@ -85,8 +87,6 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
         else:
             params.append(f.name)
         body.append(f"    _set(self, {f.name!r}, {f.name})")
-    if any(f.default_factory is not dataclasses.MISSING for f in fields):
-        raise TypeError(f"{cls.__name__}: schedule fields take a default, not a default_factory")
     source = (f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
               + "\n    self.__post_init__()\n")
     exec(compile(source, f"<{cls.__qualname__}.__init__>", "exec"), names)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import sys
 
 import click
 
@@ -178,9 +180,7 @@ def show_cmd(spec: str, fmt: str, steps: int | None, peak: float) -> None:
               help="Accepted and ignored: the catalogue is always plain text.")
 def list_cmd(plain: bool) -> None:
     """The catalogue: every schedule and combinator, with its parameters."""
-    import os
     import shutil
-    import sys
 
     # wrapped to a terminal (or to $COLUMNS); piped, a line each, for grep
     to_width = sys.stdout.isatty() or "COLUMNS" in os.environ
@@ -239,12 +239,12 @@ def _wrap_signature(sig: str, width: int) -> list[str]:
     if width <= 0 or len(sig) <= width:
         return [sig]
     indent = " " * (sig.index("(") + 1)
-    lines = [""]
-    for part in sig.split(", "):
-        piece = part if not lines[-1] else f" {part}"
-        if lines[-1] and len(lines[-1]) + len(piece) + 1 > width:
+    first, *parts = sig.split(", ")
+    lines = [first]
+    for part in parts:
+        if len(lines[-1]) + 2 + len(part) > width:
             lines[-1] += ","
             lines.append(indent + part)
         else:
-            lines[-1] += ("," if lines[-1] else "") + piece
+            lines[-1] += ", " + part
     return lines

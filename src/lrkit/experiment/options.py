@@ -37,6 +37,7 @@ import tempfile
 from typing import Any
 
 from ..errors import InputError, shown
+from .recipe import SUGGESTIONS
 
 MAX_SEEDS = 1000
 """The most seeds a comparison or a range test takes."""
@@ -204,12 +205,8 @@ def check_compare(o: Any) -> None:
     check_training(o)
     real("--target-acc", o.target_acc, 0.0, 1.0, low_open=True)
     real("--target-loss", o.target_loss, 0.0)
-    if o.method is not None:
-        from .recipe import SUGGESTIONS
-
-        if o.method not in SUGGESTIONS:
-            raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, "
-                             f"got {o.method!r}")
+    if o.method is not None and o.method not in SUGGESTIONS:
+        raise InputError(f"--method must be one of {', '.join(SUGGESTIONS)}, got {o.method!r}")
     if o.study is not None:  # None: the default name
         study_name(o.study)
     if o.storage is not None:  # its form (the driver, a journal's absolute path), no I/O

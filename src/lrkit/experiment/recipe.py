@@ -51,7 +51,7 @@ RANGE_TEST: dict[str, Any] = {"start": 1e-7, "end": 10.0, "steps": 200, "smooth"
 #: the range test runs on (at most) this many of the comparison's seeds; ``lrkit find-lr``'s
 #: default seed count
 RANGE_TEST_SEEDS = 3
-#: the range test's suggestion rules (``--method``; :func:`lrkit.experiment.lr_find.suggest`)
+#: the range test's suggestion rules (``--method``; :func:`lrkit.experiment.lr_find.analyse`)
 SUGGESTIONS = ("valley", "steep", "minimum", "fall")
 #: ``--peaks auto``: the range test's suggestion times these factors
 AUTO_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -126,7 +126,7 @@ STUDY = "lrkit-compare"
 OUT = "lrkit-out"
 #: ``--peaks``: the range test's suggestion times AUTO_FACTORS
 PEAKS = "auto"
-#: ``--jobs``: worker processes, each training one chunk at a time
+#: ``--jobs``: worker processes (one torch thread each), each training a chunk at a time
 JOBS = 1
 #: ``--lease``: seconds without a heartbeat after which a claimed work item of a shared
 #: comparison is given back (:mod:`lrkit.experiment.queue`)
