@@ -23,9 +23,11 @@ A comparison stored as study ``NAME`` (one COMPLETE trial per run, see
   claim time, is older than ``lease``; each FAIL succeeds once).
 * **Needed again**: an item id with no WAITING, RUNNING or COMPLETE trial (its trials
   failed) is enqueued again by whoever sees it (:meth:`Queue.requeue`). Two workers may
-  both do that; of two trials of one item RUNNING at once the one with the lower number
-  goes on and the other gives up at once (:meth:`Queue.rival`), so an item is worked on
-  by one worker at a time.
+  both do that; then only the live trial with the lowest number is worked on: a worker
+  that claims any other trial of the item gives it up at once (:meth:`Queue.rival`),
+  whether the lower one is RUNNING or still WAITING (claimed a moment later, it would go
+  on, and the item would be trained twice). So an item is worked on by one worker at a
+  time.
 * **Done**: an item is done when one of its trials is COMPLETE; the queue is done when
   every item id is.
 
@@ -266,16 +268,19 @@ class Queue:
         return len(needed)
 
     def rival(self, trial: Any) -> bool:
-        """Whether another trial of ``trial``'s item is COMPLETE, or RUNNING with a lower
-        number (then this one gives up; read fresh from the storage)."""
+        """Whether another trial of ``trial``'s item is COMPLETE, or live (WAITING or
+        RUNNING) with a lower number: then this one gives up (read fresh from the
+        storage). Of the live trials of an item only the lowest-numbered goes on, so two
+        workers that claim two of them, in either order, never both go on."""
         from optuna.trial import TrialState
 
         wid = trial.user_attrs[WORK]["id"]
+        ahead = (TrialState.WAITING, TrialState.RUNNING)
         for t in self.trials():
             if t._trial_id == trial._trial_id or t.user_attrs[WORK]["id"] != wid:
                 continue
             if t.state == TrialState.COMPLETE or (
-                    t.state == TrialState.RUNNING and t.number < trial.number):
+                    t.state in ahead and t.number < trial.number):
                 return True
         return False
 
